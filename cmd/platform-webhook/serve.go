@@ -1,0 +1,109 @@
+package main
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/pflag"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	ctrl "sigs.k8s.io/controller-runtime"
+	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/client/config"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/flux-infra/platform-webhook/webhook"
+	"github.com/flux-infra/platform-webhook/webhook/config"
+)
+
+func serve(args []string) error {
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	configPath := fs.String("config", "", "configuration file (default: the embedded default)")
+	kubeconfig := fs.String("kubeconfig", "", "kubeconfig for the informer caches (default: in-cluster, or $KUBECONFIG)")
+	opts := webhook.ServeOptions{}
+	fs.StringVar(&opts.Host, "host", "", "address the webhook server listens on (default: all)")
+	fs.IntVar(&opts.Port, "port", 9443, "HTTPS port of the webhook server")
+	fs.StringVar(&opts.CertDir, "cert-dir", "/tmp/k8s-webhook-server/serving-certs", "folder with tls.crt and tls.key, reloaded when they change; a self-signed pair is generated when empty")
+	fs.StringVar(&opts.HealthAddr, "health-addr", ":8081", "address of /healthz and /readyz (0 disables)")
+	fs.StringVar(&opts.MetricsAddr, "metrics-addr", ":8080", "address of the Prometheus /metrics endpoint (0 disables)")
+	tlsMin := fs.String("tls-min-version", "1.2", "minimum TLS version: 1.2 or 1.3")
+	logLevel := fs.String("log-level", "info", "log level: debug, info or error")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+
+	zopts := zap.Options{}
+	switch *logLevel {
+	case "debug":
+		zopts.Development = false
+		zopts.Level = zapLevel(-1)
+	case "info":
+		zopts.Level = zapLevel(0)
+	case "error":
+		zopts.Level = zapLevel(2)
+	default:
+		return fmt.Errorf("--log-level must be debug, info or error (found %q)", *logLevel)
+	}
+	switch *tlsMin {
+	case "1.2":
+		opts.TLSMinVersion = tls.VersionTLS12
+	case "1.3":
+		opts.TLSMinVersion = tls.VersionTLS13
+	default:
+		return fmt.Errorf("--tls-min-version must be 1.2 or 1.3 (found %q)", *tlsMin)
+	}
+	log := zap.New(zap.UseFlagOptions(&zopts))
+	ctrl.SetLogger(log)
+
+	cfg, err := config.Load(*configPath)
+	if err != nil {
+		return err // names the file, line and field
+	}
+	restCfg, err := restConfig(*kubeconfig)
+	if err != nil {
+		return fmt.Errorf("kubernetes client config: %w", err)
+	}
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return fmt.Errorf("scheme: %w", err)
+	}
+
+	ctx := ctrl.SetupSignalHandler()
+	set := cfg.Build(webhook.NewMetrics(metrics.Registry))
+	srv, err := webhook.NewServer(ctx, restCfg, scheme, opts, func(dec admission.Decoder, ns webhook.NamespaceLabels) map[string]admission.Handler {
+		return webhook.Endpoints(set.Pods, func() *corev1.Pod { return &corev1.Pod{} }, dec, ns)
+	})
+	if err != nil {
+		return err
+	}
+	log.Info("starting", "config", configName(*configPath), "port", opts.Port, "certDir", opts.CertDir)
+	return srv.Start(ctx)
+}
+
+func configName(path string) string {
+	if path == "" {
+		return config.DefaultName
+	}
+	return path
+}
+
+func restConfig(kubeconfig string) (*rest.Config, error) {
+	if kubeconfig != "" {
+		return clientcmd.BuildConfigFromFlags("", kubeconfig)
+	}
+	if os.Getenv("KUBECONFIG") == "" {
+		if c, err := rest.InClusterConfig(); err == nil {
+			return c, nil
+		}
+	}
+	return ctrlconfig.GetConfig()
+}

@@ -1,0 +1,80 @@
+package policies
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// ImageRegistryPolicy is the image-registry validator. It checks the final
+// pod: the image of every container, init container and ephemeral container
+// must be in the mirror, so it catches images other mutating webhooks (Istio's
+// sidecar injector, say) added after image-rewrite ran.
+//
+// Allowed: images whose registry host is the mirror, images of an excluded
+// registry, Istio's "auto" placeholder, and any pod in an excluded namespace.
+// An image that is not a valid reference is denied as such.
+type ImageRegistryPolicy struct {
+	cfg ImageConfig
+	// allowed is the "(allowed: ...)" part of every message, computed once.
+	allowed string
+}
+
+var _ Validator[*corev1.Pod] = (*ImageRegistryPolicy)(nil)
+
+// NewImageRegistry returns the image-registry validator for cfg.
+func NewImageRegistry(cfg ImageConfig) *ImageRegistryPolicy {
+	under := []string{fmt.Sprintf("%q", cfg.Registry+"/")}
+	excluded := slices.Clone(cfg.ExcludeRegistries)
+	slices.Sort(excluded)
+	for _, r := range slices.Compact(excluded) {
+		under = append(under, fmt.Sprintf("%q", r+"/"))
+	}
+	return &ImageRegistryPolicy{
+		cfg:     cfg,
+		allowed: "allowed: images under " + strings.Join(under, ", "),
+	}
+}
+
+// Name returns "image-registry".
+func (p *ImageRegistryPolicy) Name() string { return ImageRegistry }
+
+// Validate returns a violation for each container whose image is not allowed,
+// in the order initContainers, containers, ephemeralContainers.
+func (p *ImageRegistryPolicy) Validate(req Request, pod *corev1.Pod) []Violation {
+	if pod == nil || p.cfg.imageNamespaceExcluded(req.Namespace) {
+		return nil
+	}
+	var violations []Violation
+	check := func(field, name, image string) {
+		if v, bad := p.checkImage(field, name, image); bad {
+			violations = append(violations, v)
+		}
+	}
+	for i, c := range pod.Spec.InitContainers {
+		check(fmt.Sprintf("spec.initContainers[%d].image", i), c.Name, c.Image)
+	}
+	for i, c := range pod.Spec.Containers {
+		check(fmt.Sprintf("spec.containers[%d].image", i), c.Name, c.Image)
+	}
+	for i, c := range pod.Spec.EphemeralContainers {
+		check(fmt.Sprintf("spec.ephemeralContainers[%d].image", i), c.Name, c.Image)
+	}
+	return violations
+}
+
+func (p *ImageRegistryPolicy) checkImage(field, name, image string) (Violation, bool) {
+	if image == IstioAutoImage {
+		return Violation{}, false
+	}
+	named, err := parseImage(image)
+	if err != nil {
+		return Violationf(field, "container %q uses %q which is not a valid image reference", name, image), true
+	}
+	if p.cfg.imageLeftAlone(imageHost(named)) {
+		return Violation{}, false
+	}
+	return Violationf(field, "container %q uses %q which is not in the mirror (%s)", name, image, p.allowed), true
+}

@@ -1,0 +1,148 @@
+package webhook
+
+import (
+	"context"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/flux-infra/platform-webhook/policies"
+)
+
+// Object is what a chain admits: a typed API object that can deep-copy itself.
+type Object interface {
+	runtime.Object
+	comparable
+}
+
+// Chain runs the mutating and the validating policies of one kind of object,
+// each in its mode. The server runs the mutators and the validators in
+// separate webhooks; review runs both, mutators first, as the apiserver would.
+type Chain[T Object] struct {
+	Mutators   []policies.Mutator[T]
+	Validators []policies.Validator[T]
+	// Modes gives a policy's configured mode (before the namespace label).
+	Modes func(policy string) Mode
+	// Override, when set, replaces the mode of every policy that is not off,
+	// namespace labels included (review --mode).
+	Override Mode
+	// Metrics counts decisions; nil counts nothing.
+	Metrics *Metrics
+}
+
+// Decision is what a chain decided about one object.
+type Decision struct {
+	// Denials are the enforce-mode violations, one "[policy] field: detail" each.
+	Denials []string
+	// Warnings go back to the client (kubectl prints them as "Warning: ...").
+	Warnings []string
+	// AuditAnnotations, keyed by policy, record audit-mode findings.
+	AuditAnnotations map[string]string
+	// Mutated is true when an enforce-mode mutator changed the object.
+	Mutated bool
+}
+
+// Allowed reports whether the object is admitted.
+func (d *Decision) Allowed() bool { return len(d.Denials) == 0 }
+
+// Message is the denial message: the violations joined with "; ".
+func (d *Decision) Message() string { return strings.Join(d.Denials, "; ") }
+
+func (d *Decision) audit(policy string, findings []string) {
+	for _, f := range findings {
+		d.Warnings = append(d.Warnings, "["+policy+"] "+f)
+	}
+	if d.AuditAnnotations == nil {
+		d.AuditAnnotations = map[string]string{}
+	}
+	d.AuditAnnotations[policy] = strings.Join(findings, "; ")
+}
+
+// Merge adds another decision's findings to d.
+func (d *Decision) Merge(o Decision) {
+	d.Denials = append(d.Denials, o.Denials...)
+	d.Warnings = append(d.Warnings, o.Warnings...)
+	for k, v := range o.AuditAnnotations {
+		if d.AuditAnnotations == nil {
+			d.AuditAnnotations = map[string]string{}
+		}
+		d.AuditAnnotations[k] = v
+	}
+	d.Mutated = d.Mutated || o.Mutated
+}
+
+func (c *Chain[T]) mode(policy string, req policies.Request) Mode {
+	configured := Enforce
+	if c.Modes != nil {
+		configured = c.Modes(policy)
+	}
+	if c.Override != "" && configured != Off {
+		return c.Override
+	}
+	return Effective(configured, req.NamespaceLabels)
+}
+
+// Mutate runs the mutators on obj. Enforce-mode mutators change obj in place;
+// audit-mode mutators run on a copy and report what they would change.
+func (c *Chain[T]) Mutate(ctx context.Context, req policies.Request, obj T) Decision {
+	var d Decision
+	log := logf.FromContext(ctx)
+	for _, m := range c.Mutators {
+		name := m.Name()
+		switch mode := c.mode(name, req); mode {
+		case Enforce:
+			changes := m.Mutate(req, obj)
+			c.Metrics.count(name, mode, len(changes) > 0, "mutate")
+			if len(changes) > 0 {
+				d.Mutated = true
+				log.V(1).Info("mutated", "policy", name, "mode", mode, "decision", "mutate", "changes", len(changes))
+			}
+		case Audit:
+			changes := m.Mutate(req, obj.DeepCopyObject().(T))
+			c.Metrics.count(name, mode, len(changes) > 0, "mutate")
+			if len(changes) > 0 {
+				findings := make([]string, len(changes))
+				for i, ch := range changes {
+					findings[i] = "would " + ch
+				}
+				d.audit(name, findings)
+				log.Info("audit finding", "policy", name, "mode", mode, "decision", "mutate", "findings", len(findings))
+			}
+		}
+	}
+	return d
+}
+
+// Validate runs the validators on obj.
+func (c *Chain[T]) Validate(ctx context.Context, req policies.Request, obj T) Decision {
+	var d Decision
+	log := logf.FromContext(ctx)
+	for _, v := range c.Validators {
+		name := v.Name()
+		mode := c.mode(name, req)
+		if mode == Off {
+			continue
+		}
+		violations := v.Validate(req, obj)
+		c.Metrics.count(name, mode, len(violations) > 0, "deny")
+		if len(violations) == 0 {
+			continue
+		}
+		switch mode {
+		case Enforce:
+			for _, vi := range violations {
+				d.Denials = append(d.Denials, "["+name+"] "+vi.String())
+			}
+			log.Info("denied", "policy", name, "mode", mode, "decision", "deny", "violations", len(violations))
+		case Audit:
+			findings := make([]string, len(violations))
+			for i, vi := range violations {
+				findings[i] = "would deny: " + vi.String()
+			}
+			d.audit(name, findings)
+			log.Info("audit finding", "policy", name, "mode", mode, "decision", "deny", "violations", len(violations))
+		}
+	}
+	return d
+}

@@ -1,0 +1,168 @@
+package review
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// Document is one object read from a file, with where it came from.
+type Document struct {
+	Source string // "file:line"
+	Object *unstructured.Unstructured
+}
+
+// Read reads every object of the given paths in order: files, folders
+// (walked in lexical order, *.yaml, *.yml and *.json only) and "-" for
+// standard input. Each file may hold several YAML documents or JSON values;
+// a List's items are read as objects. Errors name the file and the line.
+func Read(paths []string, stdin io.Reader) ([]Document, error) {
+	var docs []Document
+	for _, p := range paths {
+		if p == "-" {
+			data, err := io.ReadAll(stdin)
+			if err != nil {
+				return nil, fmt.Errorf("read standard input: %w", err)
+			}
+			d, err := parse("<stdin>", data)
+			if err != nil {
+				return nil, err
+			}
+			docs = append(docs, d...)
+			continue
+		}
+		files, err := expand(p)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range files {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %s", f, plainIOError(err))
+			}
+			d, err := parse(f, data)
+			if err != nil {
+				return nil, err
+			}
+			docs = append(docs, d...)
+		}
+	}
+	return docs, nil
+}
+
+func expand(p string) ([]string, error) {
+	info, err := os.Stat(p)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %s", p, plainIOError(err))
+	}
+	if !info.IsDir() {
+		return []string{p}, nil
+	}
+	var files []string
+	err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return nil
+		}
+		switch strings.ToLower(filepath.Ext(path)) {
+		case ".yaml", ".yml", ".json":
+			files = append(files, path)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %s", p, plainIOError(err))
+	}
+	sort.Strings(files)
+	return files, nil
+}
+
+func plainIOError(err error) string {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "no such file or directory"
+	case errors.Is(err, fs.ErrPermission):
+		return "permission denied"
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}
+
+// parse splits a file into objects. YAML is a superset of JSON, so one
+// decoder reads both and knows the line of each document.
+func parse(name string, data []byte) ([]Document, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var docs []Document
+	for {
+		var node yaml.Node
+		err := dec.Decode(&node)
+		if errors.Is(err, io.EOF) {
+			return docs, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s", name, yamlError(err))
+		}
+		if len(node.Content) == 0 || (node.Content[0].Kind == yaml.ScalarNode && node.Content[0].Tag == "!!null") {
+			continue // empty document, e.g. after a trailing "---"
+		}
+		line := node.Content[0].Line
+		where := fmt.Sprintf("%s:%d", name, line)
+		var v any
+		if err := node.Decode(&v); err != nil {
+			return nil, fmt.Errorf("%s: %s", where, yamlError(err))
+		}
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("%s: expected a Kubernetes object (a mapping with apiVersion and kind)", where)
+		}
+		js, err := json.Marshal(m)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s", where, err)
+		}
+		u := &unstructured.Unstructured{}
+		if err := u.UnmarshalJSON(js); err != nil {
+			return nil, fmt.Errorf("%s: not a Kubernetes object: %s", where, objectError(err))
+		}
+		if u.IsList() {
+			list, err := u.ToList()
+			if err != nil {
+				return nil, fmt.Errorf("%s: %s", where, objectError(err))
+			}
+			for i := range list.Items {
+				docs = append(docs, Document{Source: fmt.Sprintf("%s (item %d)", where, i), Object: &list.Items[i]})
+			}
+			continue
+		}
+		if u.GetAPIVersion() == "" {
+			return nil, fmt.Errorf("%s: apiVersion is missing", where)
+		}
+		docs = append(docs, Document{Source: where, Object: u})
+	}
+}
+
+func yamlError(err error) string {
+	return strings.TrimPrefix(err.Error(), "yaml: ")
+}
+
+func objectError(err error) string {
+	s := err.Error()
+	if strings.Contains(s, "Object 'Kind' is missing") {
+		return "kind is missing"
+	}
+	return s
+}

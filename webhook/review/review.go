@@ -1,0 +1,188 @@
+// Package review runs the policies on files, offline, exactly as the server
+// would: every object is a CREATE in its namespace, through every mutating
+// policy and then every validating policy. Workloads are reviewed as the pods
+// they create, and shown with their pod template as those pods would be
+// admitted (a preview: the server never patches workloads).
+package review
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	jsonpatch "github.com/evanphx/json-patch/v5"
+	gomodjsonpatch "gomodules.xyz/jsonpatch/v2"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/utils/ptr"
+
+	"github.com/flux-infra/platform-webhook/policies"
+	"github.com/flux-infra/platform-webhook/webhook"
+	"github.com/flux-infra/platform-webhook/webhook/config"
+)
+
+// Entry is the result for one input object. Its JSON field names are a
+// contract (review -o json).
+type Entry struct {
+	Kind      string                     `json:"kind"`
+	Namespace string                     `json:"namespace"`
+	Name      string                     `json:"name"`
+	Allowed   bool                       `json:"allowed"`
+	Message   string                     `json:"message"`
+	Warnings  []string                   `json:"warnings"`
+	Patch     []gomodjsonpatch.Operation `json:"patch"`
+	Object    map[string]any             `json:"object"`
+	Source    string                     `json:"-"`
+}
+
+// Reviewer holds the policies and the cluster context.
+type Reviewer struct {
+	Set config.Set
+	// Namespaces maps a namespace to its labels (from --context and from
+	// Namespace objects among the inputs).
+	Namespaces map[string]map[string]string
+}
+
+// NewReviewer builds a reviewer; mode, when set, overrides every policy that
+// is not off (review --mode).
+func NewReviewer(cfg *config.Config, mode webhook.Mode, context []Document) *Reviewer {
+	set := cfg.Build(nil)
+	set.Pods.Override = mode
+	r := &Reviewer{Set: set, Namespaces: map[string]map[string]string{}}
+	r.Learn(context)
+	return r
+}
+
+// Learn records the cluster objects that policies look up (namespace labels).
+func (r *Reviewer) Learn(docs []Document) {
+	for _, d := range docs {
+		o := d.Object
+		if o.GetAPIVersion() == "v1" && o.GetKind() == "Namespace" {
+			r.Namespaces[o.GetName()] = o.GetLabels()
+		}
+	}
+}
+
+// Review reviews one object.
+func (r *Reviewer) Review(ctx context.Context, doc Document) (Entry, error) {
+	obj := doc.Object
+	ns := obj.GetNamespace()
+	if ns == "" && obj.GetKind() != "Namespace" {
+		ns = "default"
+	}
+	name := obj.GetName()
+	if name == "" {
+		name = obj.GetGenerateName()
+	}
+	e := Entry{Kind: obj.GetKind(), Namespace: ns, Name: name, Allowed: true, Warnings: []string{}, Patch: []gomodjsonpatch.Operation{}, Object: obj.Object, Source: doc.Source}
+	req := policies.Request{Operation: "CREATE", Namespace: ns, Name: name, NamespaceLabels: r.Namespaces[ns]}
+
+	gvk := obj.GroupVersionKind()
+	var templatePath []string
+	switch {
+	case gvk.Group == "" && gvk.Kind == "Pod":
+	case podTemplatePath[gvk.GroupKind()] != nil:
+		templatePath = podTemplatePath[gvk.GroupKind()]
+	default:
+		return e, nil // no policy for this kind yet
+	}
+
+	pod, err := podOf(obj, templatePath)
+	if err != nil {
+		return e, fmt.Errorf("%s: %s", doc.Source, err)
+	}
+	pod.Namespace = ns
+	before, err := json.Marshal(pod)
+	if err != nil {
+		return e, fmt.Errorf("%s: %w", doc.Source, err)
+	}
+	d := r.Set.Pods.Mutate(ctx, req, pod)
+	d.Merge(r.Set.Pods.Validate(ctx, req, pod))
+
+	e.Allowed, e.Message, e.Warnings = d.Allowed(), d.Message(), webhook.LimitWarnings(d.Warnings)
+	if e.Warnings == nil {
+		e.Warnings = []string{}
+	}
+	if !d.Mutated {
+		return e, nil
+	}
+	ops, err := webhook.Patch(before, pod)
+	if err != nil {
+		return e, fmt.Errorf("%s: %w", doc.Source, err)
+	}
+	if templatePath != nil {
+		prefix := "/" + strings.Join(templatePath, "/")
+		for i := range ops {
+			ops[i].Path = prefix + ops[i].Path
+		}
+	}
+	sortOps(ops)
+	patched, err := apply(obj, ops)
+	if err != nil {
+		return e, fmt.Errorf("%s: apply patch: %w", doc.Source, err)
+	}
+	e.Patch, e.Object = ops, patched
+	return e, nil
+}
+
+// podOf is the pod an object is or would create. For a workload it is the
+// pod template; a Job's or CronJob's pods get the Job's owner reference and
+// job-name label, as the Job controller sets them, so they count as Job pods.
+func podOf(obj *unstructured.Unstructured, templatePath []string) (*corev1.Pod, error) {
+	pod := &corev1.Pod{}
+	if templatePath == nil {
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, pod); err != nil {
+			return nil, fmt.Errorf("not a valid Pod: %s", err)
+		}
+		return pod, nil
+	}
+	raw, found, err := unstructured.NestedMap(obj.Object, templatePath...)
+	if err != nil || !found {
+		return nil, fmt.Errorf("%s has no pod template at %s", obj.GetKind(), strings.Join(templatePath, "."))
+	}
+	var tmpl corev1.PodTemplateSpec
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(raw, &tmpl); err != nil {
+		return nil, fmt.Errorf("%s: not a valid pod template: %s", strings.Join(templatePath, "."), err)
+	}
+	pod.ObjectMeta, pod.Spec = tmpl.ObjectMeta, tmpl.Spec
+	if pod.Name == "" {
+		pod.GenerateName = obj.GetName() + "-"
+	}
+	if makesJobPods(obj.GroupVersionKind().GroupKind()) {
+		if pod.Labels == nil {
+			pod.Labels = map[string]string{}
+		}
+		pod.Labels[batchv1.JobNameLabel] = obj.GetName()
+		pod.OwnerReferences = append(pod.OwnerReferences, metav1.OwnerReference{
+			APIVersion: "batch/v1", Kind: "Job", Name: obj.GetName(), Controller: ptr.To(true),
+		})
+	}
+	return pod, nil
+}
+
+func apply(obj *unstructured.Unstructured, ops []gomodjsonpatch.Operation) (map[string]any, error) {
+	doc, err := json.Marshal(obj.Object)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := json.Marshal(ops)
+	if err != nil {
+		return nil, err
+	}
+	p, err := jsonpatch.DecodePatch(raw)
+	if err != nil {
+		return nil, err
+	}
+	opts := jsonpatch.NewApplyOptions()
+	opts.EnsurePathExistsOnAdd = true
+	out, err := p.ApplyWithOptions(doc, opts)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	return m, json.Unmarshal(out, &m)
+}

@@ -1,0 +1,171 @@
+package webhook
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
+	certutil "k8s.io/client-go/util/cert"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+)
+
+// ServeOptions are the server's process settings (flags).
+type ServeOptions struct {
+	Host        string
+	Port        int
+	CertDir     string
+	HealthAddr  string
+	MetricsAddr string
+	// TLSMinVersion is tls.VersionTLS12 or tls.VersionTLS13.
+	TLSMinVersion uint16
+}
+
+// Cert and key file names in the cert dir, as cert-manager writes them.
+const (
+	CertFile = "tls.crt"
+	KeyFile  = "tls.key"
+)
+
+// Server is the live webhook: controller-runtime's manager with its webhook
+// server, a namespace informer for look-ups, health and metrics.
+type Server struct {
+	mgr manager.Manager
+}
+
+// NewServer builds the manager. handlers are registered by register, which
+// receives the namespace look-up backed by the informer cache.
+func NewServer(ctx context.Context, cfg *rest.Config, scheme *runtime.Scheme, opts ServeOptions,
+	register func(decoder admission.Decoder, ns NamespaceLabels) map[string]admission.Handler) (*Server, error) {
+	certDir, err := ensureCert(opts.CertDir)
+	if err != nil {
+		return nil, fmt.Errorf("serving certificate: %w", err)
+	}
+	minTLS := opts.TLSMinVersion
+	if minTLS == 0 {
+		minTLS = tls.VersionTLS12
+	}
+	hooks := ctrlwebhook.NewServer(ctrlwebhook.Options{
+		Host:    opts.Host,
+		Port:    opts.Port,
+		CertDir: certDir,
+		TLSOpts: []func(*tls.Config){func(c *tls.Config) {
+			c.MinVersion = minTLS
+			// HTTP/2 off: rapid-reset (CVE-2023-44487); the apiserver speaks HTTP/1.1 to webhooks.
+			c.NextProtos = []string{"http/1.1"}
+		}},
+	})
+	mgr, err := manager.New(cfg, manager.Options{
+		Scheme:                  scheme,
+		WebhookServer:           hooks,
+		HealthProbeBindAddress:  opts.HealthAddr,
+		Metrics:                 metricsserver.Options{BindAddress: opts.MetricsAddr},
+		GracefulShutdownTimeout: ptr(20 * time.Second),
+		Cache: cache.Options{
+			// Only metadata of namespaces is cached: the labels are all policies read.
+			DefaultTransform: cache.TransformStripManagedFields(),
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create manager: %w", err)
+	}
+
+	nsInformer, err := mgr.GetCache().GetInformer(ctx, namespaceMeta(), cache.BlockUntilSynced(false))
+	if err != nil {
+		return nil, fmt.Errorf("namespace informer: %w", err)
+	}
+	reader := mgr.GetCache()
+	lookup := func(ctx context.Context, name string) (map[string]string, error) {
+		ns := namespaceMeta()
+		if err := reader.Get(ctx, client.ObjectKey{Name: name}, ns); err != nil {
+			if apierrors.IsNotFound(err) {
+				return nil, nil // created in the same apply, not cached yet: no labels
+			}
+			return nil, err
+		}
+		return ns.Labels, nil
+	}
+	for path, h := range register(admission.NewDecoder(scheme), lookup) {
+		hooks.Register(path, &admission.Webhook{Handler: h, RecoverPanic: ptr(true)})
+	}
+
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return nil, err
+	}
+	if err := mgr.AddReadyzCheck("webhook", hooks.StartedChecker()); err != nil {
+		return nil, err
+	}
+	if err := mgr.AddReadyzCheck("caches", func(*http.Request) error {
+		if !nsInformer.HasSynced() {
+			return errors.New("namespace cache not synced")
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	return &Server{mgr: mgr}, nil
+}
+
+// Start serves until ctx is done, then shuts down gracefully.
+func (s *Server) Start(ctx context.Context) error { return s.mgr.Start(ctx) }
+
+func namespaceMeta() *metav1.PartialObjectMetadata {
+	ns := &metav1.PartialObjectMetadata{}
+	ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
+	return ns
+}
+
+// ensureCert returns a directory holding tls.crt and tls.key: dir itself when
+// they are there (cert-manager mounts them; the server reloads them when they
+// change), else a self-signed pair generated into dir, or into a temporary
+// directory when dir is not writable.
+func ensureCert(dir string) (string, error) {
+	if fileExists(filepath.Join(dir, CertFile)) && fileExists(filepath.Join(dir, KeyFile)) {
+		return dir, nil
+	}
+	host, _ := os.Hostname()
+	certPEM, keyPEM, err := certutil.GenerateSelfSignedCertKey(host, []net.IP{net.ParseIP("127.0.0.1"), net.IPv6loopback}, []string{"localhost"})
+	if err != nil {
+		return "", err
+	}
+	for _, d := range []string{dir, ""} {
+		if d == "" {
+			if d, err = os.MkdirTemp("", "platform-webhook-certs-"); err != nil {
+				return "", err
+			}
+		} else if err := os.MkdirAll(d, 0o700); err != nil {
+			continue
+		}
+		if err := os.WriteFile(filepath.Join(d, KeyFile), keyPEM, 0o600); err != nil {
+			continue
+		}
+		if err := os.WriteFile(filepath.Join(d, CertFile), certPEM, 0o644); err != nil {
+			continue
+		}
+		return d, nil
+	}
+	return "", errors.New("no writable directory for a self-signed certificate")
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+func ptr[T any](v T) *T { return &v }
