@@ -101,6 +101,8 @@ func NewServer(ctx context.Context, cfg *rest.Config, scheme *runtime.Scheme, op
 		}
 		return ns.Labels, nil
 	}
+	// GetWebhookServer also adds the server to the manager's runnables.
+	hooks = mgr.GetWebhookServer()
 	for path, h := range register(admission.NewDecoder(scheme), lookup) {
 		hooks.Register(path, &admission.Webhook{Handler: h, RecoverPanic: ptr(true)})
 	}

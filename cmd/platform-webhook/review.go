@@ -37,6 +37,8 @@ func review(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		if errors.Is(err, pflag.ErrHelp) {
 			return exitAllowed
 		}
+		// With ContinueOnError pflag prints nothing: say what was wrong.
+		fmt.Fprintf(stderr, "review: %s\n", err)
 		return exitUsage
 	}
 	fail := func(format string, a ...any) int {

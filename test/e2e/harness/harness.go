@@ -1,0 +1,280 @@
+// Package harness runs a real control plane (etcd and kube-apiserver built
+// by test/tools/controlplane.sh, started by controller-runtime's envtest) with
+// the real CRDs, the platform-webhook binary as a separate process on a free
+// loopback port, and the webhook configurations shipped in manifests/webhook,
+// pointed at that process. The end-to-end tests and `make demo` share it.
+package harness
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"encoding/json"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+
+	"k8s.io/apimachinery/pkg/util/yaml"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+)
+
+// Cluster is a running control plane with the webhook.
+type Cluster struct {
+	Env        *envtest.Environment
+	Client     client.Client
+	Dir        string // scratch folder: kubeconfig, certs, logs, binary
+	Kubeconfig string
+	KubectlBin string
+	Binary     string // the built platform-webhook
+	WebhookLog string // the webhook's log file
+
+	webhook     *exec.Cmd
+	configPath  string
+	exited      chan error // receives once when the webhook process ends
+	webhookPort int
+	healthAddr  string
+	caBundle    []byte
+}
+
+// RepoRoot is the repository's top folder.
+func RepoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "..")
+}
+
+// Start starts etcd and kube-apiserver from $KUBEBUILDER_ASSETS with the CRDs
+// of $PLATFORM_WEBHOOK_CRDS, and builds the webhook binary.
+func Start() (*Cluster, error) {
+	assets, crds := os.Getenv("KUBEBUILDER_ASSETS"), os.Getenv("PLATFORM_WEBHOOK_CRDS")
+	if assets == "" || crds == "" {
+		return nil, errors.New("KUBEBUILDER_ASSETS and PLATFORM_WEBHOOK_CRDS must be set: run through `make test-e2e` (test/tools/controlplane.sh builds them)")
+	}
+	dir, err := os.MkdirTemp("", "platform-webhook-e2e-")
+	if err != nil {
+		return nil, err
+	}
+	c := &Cluster{Dir: dir, KubectlBin: filepath.Join(assets, "kubectl"), WebhookLog: filepath.Join(dir, "webhook.log")}
+	c.Env = &envtest.Environment{
+		CRDDirectoryPaths:     []string{crds},
+		ErrorIfCRDPathMissing: true,
+		BinaryAssetsDirectory: assets,
+	}
+	cfg, err := c.Env.Start()
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("start control plane: %w", err)
+	}
+	c.Kubeconfig = filepath.Join(dir, "kubeconfig")
+	if err := os.WriteFile(c.Kubeconfig, c.Env.KubeConfig, 0o600); err != nil {
+		c.Stop()
+		return nil, err
+	}
+	if c.Client, err = client.New(cfg, client.Options{Scheme: clientgoscheme.Scheme}); err != nil {
+		c.Stop()
+		return nil, err
+	}
+	c.Binary = filepath.Join(dir, "platform-webhook")
+	build := exec.Command("go", "build", "-o", c.Binary, "./cmd/platform-webhook")
+	build.Dir = RepoRoot()
+	if out, err := build.CombinedOutput(); err != nil {
+		c.Stop()
+		return nil, fmt.Errorf("build platform-webhook: %v\n%s", err, out)
+	}
+	return c, nil
+}
+
+// StartWebhook runs `platform-webhook serve` with the given config file on
+// free loopback ports and, the first time, an empty cert folder (so the
+// server generates its self-signed pair), and waits until /readyz answers 200.
+func (c *Cluster) StartWebhook(configPath string) error {
+	// A restart keeps the ports and the generated certificate, so the
+	// installed webhook configurations stay valid.
+	if c.webhookPort == 0 {
+		port, err := freePort()
+		if err != nil {
+			return err
+		}
+		health, err := freePort()
+		if err != nil {
+			return err
+		}
+		c.webhookPort, c.healthAddr = port, fmt.Sprintf("127.0.0.1:%d", health)
+	}
+	port := c.webhookPort
+	c.configPath = configPath
+	certDir := filepath.Join(c.Dir, "certs")
+	logf, err := os.OpenFile(c.WebhookLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(c.Binary, "serve",
+		"--config", configPath,
+		"--kubeconfig", c.Kubeconfig,
+		"--host", "127.0.0.1",
+		"--port", fmt.Sprint(port),
+		"--cert-dir", certDir,
+		"--health-addr", c.healthAddr,
+		"--metrics-addr", "0",
+	)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	// The webhook dies with the test process, even when a test panics.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return fmt.Errorf("start webhook: %w", err)
+	}
+	c.webhook = cmd
+	exited := make(chan error, 1)
+	c.exited = exited
+	go func() { exited <- cmd.Wait(); logf.Close() }()
+
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-exited:
+			c.webhook = nil
+			return fmt.Errorf("webhook exited before it was ready (%v); log:\n%s", err, c.Log())
+		default:
+		}
+		resp, err := http.Get("http://" + c.healthAddr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				c.caBundle, err = os.ReadFile(filepath.Join(certDir, "tls.crt"))
+				return err
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("webhook not ready after 60s; log:\n%s", c.Log())
+}
+
+// StopWebhook stops the webhook process (SIGTERM, as the kubelet does).
+func (c *Cluster) StopWebhook() {
+	if c.webhook == nil || c.webhook.Process == nil {
+		return
+	}
+	c.webhook.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-c.exited:
+	case <-time.After(30 * time.Second):
+		c.webhook.Process.Kill()
+		<-c.exited
+	}
+	c.webhook = nil
+}
+
+// ConfigPath is the config file the webhook last started with.
+func (c *Cluster) ConfigPath() string { return c.configPath }
+
+// Log is what the webhook wrote so far.
+func (c *Cluster) Log() string {
+	b, _ := os.ReadFile(c.WebhookLog)
+	return string(b)
+}
+
+// InstallWebhooks creates the webhook configurations of a manifest file
+// exactly as shipped, except that each clientConfig points at the local
+// webhook (URL instead of service, the self-signed CA).
+func (c *Cluster) InstallWebhooks(ctx context.Context, manifest string) error {
+	data, err := os.ReadFile(manifest)
+	if err != nil {
+		return err
+	}
+	dec := yaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+	for {
+		var raw struct {
+			Kind string `json:"kind"`
+		}
+		var doc map[string]any
+		if err := dec.Decode(&doc); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return fmt.Errorf("%s: %w", manifest, err)
+		}
+		if doc == nil {
+			continue
+		}
+		raw.Kind, _ = doc["kind"].(string)
+		js, _ := json.Marshal(doc)
+		switch raw.Kind {
+		case "MutatingWebhookConfiguration":
+			var m admissionregistrationv1.MutatingWebhookConfiguration
+			if err := jsonUnmarshalStrict(js, &m); err != nil {
+				return fmt.Errorf("%s: %w", manifest, err)
+			}
+			for i := range m.Webhooks {
+				c.pointAtLocal(&m.Webhooks[i].ClientConfig)
+			}
+			if err := c.Client.Create(ctx, &m); err != nil {
+				return err
+			}
+		case "ValidatingWebhookConfiguration":
+			var v admissionregistrationv1.ValidatingWebhookConfiguration
+			if err := jsonUnmarshalStrict(js, &v); err != nil {
+				return fmt.Errorf("%s: %w", manifest, err)
+			}
+			for i := range v.Webhooks {
+				c.pointAtLocal(&v.Webhooks[i].ClientConfig)
+			}
+			if err := c.Client.Create(ctx, &v); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func (c *Cluster) pointAtLocal(cc *admissionregistrationv1.WebhookClientConfig) {
+	path := ""
+	if cc.Service != nil && cc.Service.Path != nil {
+		path = *cc.Service.Path
+	}
+	url := fmt.Sprintf("https://127.0.0.1:%d%s", c.webhookPort, path)
+	cc.URL, cc.Service, cc.CABundle = &url, nil, c.caBundle
+}
+
+// WebhookURL is the local address of a webhook path, for test-only webhooks.
+func (c *Cluster) WebhookURL(path string) string {
+	return fmt.Sprintf("https://127.0.0.1:%d%s", c.webhookPort, path)
+}
+
+// Kubectl runs the pinned kubectl against the cluster with stdin as input.
+func (c *Cluster) Kubectl(stdin string, args ...string) (stdout, stderr string, err error) {
+	cmd := exec.Command(c.KubectlBin, append([]string{"--kubeconfig", c.Kubeconfig}, args...)...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err = cmd.Run()
+	return o.String(), e.String(), err
+}
+
+// Stop stops the webhook and the control plane and removes the scratch folder.
+func (c *Cluster) Stop() {
+	c.StopWebhook()
+	if c.Env != nil {
+		c.Env.Stop()
+	}
+	os.RemoveAll(c.Dir)
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
