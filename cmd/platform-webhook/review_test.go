@@ -1016,6 +1016,7 @@ func TestReviewExamples(t *testing.T) {
 		"examples/tenant-a-report.yaml",
 		"examples/tenant-a-typo.yaml",
 		"examples/tenant-a-web.yaml",
+		"examples/tenant-a-worker.yaml",
 		"examples/tenant-b-api.yaml",
 	}
 	var texts []string
@@ -1045,8 +1046,8 @@ func TestReviewExamples(t *testing.T) {
 		if stderr != want {
 			t.Errorf("stderr =\n%s\nwant\n%s", stderr, want)
 		}
-		if n := len(parseYAML(t, stdout)); n != 6 {
-			t.Errorf("stdout has %d objects, want 6", n)
+		if n := len(parseYAML(t, stdout)); n != 7 {
+			t.Errorf("stdout has %d objects, want 7", n)
 		}
 	})
 
@@ -1073,6 +1074,7 @@ func TestReviewExamples(t *testing.T) {
 			{"CronJob", "tenant-a", "nightly-report", true, "", []string{}},
 			{"Pod", "tenant-a", "debug", false, typoDenial, []string{}},
 			{"Deployment", "tenant-a", "web", true, "", []string{}},
+			{"Pod", "tenant-a", "worker", true, "", []string{}},
 			{"Pod", "tenant-b", "api", true, "", redisWarnings},
 		}
 		if !reflect.DeepEqual(got, want) {
@@ -1095,7 +1097,15 @@ func TestReviewExamples(t *testing.T) {
 			t.Errorf("Deployment object =\n%s\nwant\n%s", toJSON(t, entries[4]["object"]), toJSON(t, web))
 		}
 
-		for _, i := range []int{0, 1, 3, 5} { // unchanged
+		worker := inputs[5]
+		set(worker, mirror+"/docker.io/bitnami/redis:7.2", "spec", "containers", 0, "image")
+		set(worker, mirror+"/quay.io/oliver006/redis_exporter:v1.62.0", "spec", "containers", 1, "image")
+		set(worker, `{"metrics":"quay.io/oliver006/redis_exporter:v1.62.0","worker":"bitnami/redis:7.2"}`, "metadata", "annotations", originalImages)
+		if !reflect.DeepEqual(entries[5]["object"], worker) {
+			t.Errorf("worker Pod object =\n%s\nwant\n%s", toJSON(t, entries[5]["object"]), toJSON(t, worker))
+		}
+
+		for _, i := range []int{0, 1, 3, 6} { // unchanged
 			if !reflect.DeepEqual(entries[i]["object"], inputs[i]) {
 				t.Errorf("entry %d changed: %s", i, toJSON(t, entries[i]["object"]))
 			}

@@ -125,6 +125,21 @@ func (r *Reviewer) Review(ctx context.Context, doc Document) (Entry, error) {
 	if err != nil {
 		return e, fmt.Errorf("%s: apply patch: %w", doc.Source, err)
 	}
+	// The patch above is from the typed pod, whose metadata always exists; a
+	// pod template without metadata (usual in Jobs) has no parent for its
+	// "add .../metadata/annotations". Report the patch from the input itself.
+	in, err := json.Marshal(obj.Object)
+	if err != nil {
+		return e, fmt.Errorf("%s: %w", doc.Source, err)
+	}
+	out, err := json.Marshal(patched)
+	if err != nil {
+		return e, fmt.Errorf("%s: %w", doc.Source, err)
+	}
+	if ops, err = gomodjsonpatch.CreatePatch(in, out); err != nil {
+		return e, fmt.Errorf("%s: %w", doc.Source, err)
+	}
+	sortOps(ops)
 	e.Patch, e.Object = ops, patched
 	return e, nil
 }
