@@ -362,7 +362,7 @@ metadata:
 			name: "YAML syntax error",
 			// Line 11 of the file: a colon in an unquoted value.
 			second: "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: second\ndata:\n  command: echo a: b\n",
-			stderr: "FILE: line 11: mapping values are not allowed in this context\n",
+			stderr: "FILE:11: mapping values are not allowed in this context\n",
 		},
 		{
 			name:   "no kind",

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -115,7 +116,7 @@ func parse(name string, data []byte) ([]Document, error) {
 			return docs, nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%s: %s", name, yamlError(err))
+			return nil, syntaxError(name, err)
 		}
 		if len(node.Content) == 0 || (node.Content[0].Kind == yaml.ScalarNode && node.Content[0].Tag == "!!null") {
 			continue // empty document, e.g. after a trailing "---"
@@ -155,8 +156,23 @@ func parse(name string, data []byte) ([]Document, error) {
 	}
 }
 
+// yamlLine is yaml.v3's "yaml: line 12: ..." prefix.
+var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): `)
+
+// yamlError says a YAML error without the parser's prefix. Callers prefix
+// "file: "; an error that carries a line becomes "line N: ..." which
+// wherePrefix turns into "file:N: ".
 func yamlError(err error) string {
 	return strings.TrimPrefix(err.Error(), "yaml: ")
+}
+
+// syntaxError names the file and the line of a YAML error: "file:12: msg".
+func syntaxError(name string, err error) error {
+	msg := err.Error()
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		return fmt.Errorf("%s:%s: %s", name, m[1], msg[len(m[0]):])
+	}
+	return fmt.Errorf("%s: %s", name, yamlError(err))
 }
 
 func objectError(err error) string {

@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
+	kjson "sigs.k8s.io/json"
 
 	"github.com/flux-infra/platform-webhook/policies"
 	"github.com/flux-infra/platform-webhook/webhook"
@@ -198,6 +199,7 @@ func apply(obj *unstructured.Unstructured, ops []gomodjsonpatch.Operation) (map[
 	if err != nil {
 		return nil, err
 	}
+	// Integers stay int64 (float64 would round those above 2^53).
 	var m map[string]any
-	return m, json.Unmarshal(out, &m)
+	return m, kjson.UnmarshalCaseSensitivePreserveInts(out, &m)
 }
