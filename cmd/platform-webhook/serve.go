@@ -7,16 +7,12 @@ import (
 	"os"
 
 	"github.com/spf13/pflag"
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/client/config"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
-	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/flux-infra/platform-webhook/webhook"
 	"github.com/flux-infra/platform-webhook/webhook/config"
@@ -72,16 +68,14 @@ func serve(args []string) error {
 	if err != nil {
 		return fmt.Errorf("kubernetes client config: %w", err)
 	}
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+	scheme, err := config.Scheme()
+	if err != nil {
 		return fmt.Errorf("scheme: %w", err)
 	}
 
 	ctx := ctrl.SetupSignalHandler()
 	set := cfg.Build(webhook.NewMetrics(metrics.Registry))
-	srv, err := webhook.NewServer(ctx, restCfg, scheme, opts, func(dec admission.Decoder, ns webhook.NamespaceLabels) map[string]admission.Handler {
-		return webhook.Endpoints(set.Pods, func() *corev1.Pod { return &corev1.Pod{} }, dec, ns)
-	})
+	srv, err := webhook.NewServer(ctx, restCfg, scheme, opts, set.Endpoints)
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,13 @@
 package config
 
 import (
+	helmv2 "github.com/fluxcd/helm-controller/api/v2"
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	istionetworkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/flux-infra/platform-webhook/policies"
 	"github.com/flux-infra/platform-webhook/webhook"
@@ -10,7 +16,11 @@ import (
 // Set is every policy built from the configuration, per kind of object, in
 // the order they run. This is the one place policies are listed.
 type Set struct {
-	Pods *webhook.Chain[*corev1.Pod]
+	Pods            *webhook.Chain[*corev1.Pod]
+	HelmReleases    *webhook.Chain[*helmv2.HelmRelease]
+	Kustomizations  *webhook.Chain[*kustomizev1.Kustomization]
+	VirtualServices *webhook.Chain[*istionetworkingv1.VirtualService]
+	Gateways        *webhook.Chain[*istionetworkingv1.Gateway]
 }
 
 // Build makes the policy set; metrics may be nil.
@@ -27,5 +37,51 @@ func (c *Config) Build(metrics *webhook.Metrics) Set {
 			Modes:   c.ModeOf,
 			Metrics: metrics,
 		},
+		HelmReleases:    &webhook.Chain[*helmv2.HelmRelease]{Modes: c.ModeOf, Metrics: metrics},
+		Kustomizations:  &webhook.Chain[*kustomizev1.Kustomization]{Modes: c.ModeOf, Metrics: metrics},
+		VirtualServices: &webhook.Chain[*istionetworkingv1.VirtualService]{Modes: c.ModeOf, Metrics: metrics},
+		Gateways:        &webhook.Chain[*istionetworkingv1.Gateway]{Modes: c.ModeOf, Metrics: metrics},
 	}
+}
+
+// SetOverride makes every policy that is not off run in mode (review --mode).
+func (s Set) SetOverride(mode webhook.Mode) {
+	s.Pods.Override = mode
+	s.HelmReleases.Override = mode
+	s.Kustomizations.Override = mode
+	s.VirtualServices.Override = mode
+	s.Gateways.Override = mode
+}
+
+// Endpoints are the server's admission handlers, one per policy at
+// "/<policy>".
+func (s Set) Endpoints(dec admission.Decoder, ns webhook.NamespaceLabels) map[string]admission.Handler {
+	out := map[string]admission.Handler{}
+	add := func(m map[string]admission.Handler) {
+		for k, v := range m {
+			out[k] = v
+		}
+	}
+	add(webhook.Endpoints(s.Pods, func() *corev1.Pod { return &corev1.Pod{} }, dec, ns))
+	add(webhook.Endpoints(s.HelmReleases, func() *helmv2.HelmRelease { return &helmv2.HelmRelease{} }, dec, ns))
+	add(webhook.Endpoints(s.Kustomizations, func() *kustomizev1.Kustomization { return &kustomizev1.Kustomization{} }, dec, ns))
+	add(webhook.Endpoints(s.VirtualServices, func() *istionetworkingv1.VirtualService { return &istionetworkingv1.VirtualService{} }, dec, ns))
+	add(webhook.Endpoints(s.Gateways, func() *istionetworkingv1.Gateway { return &istionetworkingv1.Gateway{} }, dec, ns))
+	return out
+}
+
+// Scheme knows every kind the policies read.
+func Scheme() (*runtime.Scheme, error) {
+	s := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{
+		clientgoscheme.AddToScheme,
+		helmv2.AddToScheme,
+		kustomizev1.AddToScheme,
+		istionetworkingv1.AddToScheme,
+	} {
+		if err := add(s); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
 }

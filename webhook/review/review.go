@@ -12,12 +12,16 @@ import (
 	"strings"
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
+	helmv2 "github.com/fluxcd/helm-controller/api/v2"
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	gomodjsonpatch "gomodules.xyz/jsonpatch/v2"
+	istionetworkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/utils/ptr"
 	kjson "sigs.k8s.io/json"
 
@@ -52,7 +56,7 @@ type Reviewer struct {
 // is not off (review --mode).
 func NewReviewer(cfg *config.Config, mode webhook.Mode, context []Document) *Reviewer {
 	set := cfg.Build(nil)
-	set.Pods.Override = mode
+	set.SetOverride(mode)
 	r := &Reviewer{Set: set, Namespaces: map[string]map[string]string{}}
 	r.Learn(context)
 	return r
@@ -84,12 +88,20 @@ func (r *Reviewer) Review(ctx context.Context, doc Document) (Entry, error) {
 
 	gvk := obj.GroupVersionKind()
 	var templatePath []string
-	switch {
-	case gvk.Group == "" && gvk.Kind == "Pod":
-	case podTemplatePath[gvk.GroupKind()] != nil:
-		templatePath = podTemplatePath[gvk.GroupKind()]
+	switch gk := gvk.GroupKind(); {
+	case gk.Group == "" && gk.Kind == "Pod":
+	case podTemplatePath[gk] != nil:
+		templatePath = podTemplatePath[gk]
+	case gk == helmReleaseKind:
+		return validated(ctx, e, doc, req, r.Set.HelmReleases, &helmv2.HelmRelease{})
+	case gk == kustomizationKind:
+		return validated(ctx, e, doc, req, r.Set.Kustomizations, &kustomizev1.Kustomization{})
+	case gk == virtualServiceKind:
+		return validated(ctx, e, doc, req, r.Set.VirtualServices, &istionetworkingv1.VirtualService{})
+	case gk == gatewayKind:
+		return validated(ctx, e, doc, req, r.Set.Gateways, &istionetworkingv1.Gateway{})
 	default:
-		return e, nil // no policy for this kind yet
+		return e, nil // no policy reads this kind
 	}
 
 	pod, err := podOf(obj, templatePath)
@@ -142,6 +154,33 @@ func (r *Reviewer) Review(ctx context.Context, doc Document) (Entry, error) {
 	}
 	sortOps(ops)
 	e.Patch, e.Object = ops, patched
+	return e, nil
+}
+
+// Kinds reviewed by validating policies only. Any served version is read
+// into the Go type of the version the server's webhooks ask for, as the
+// apiserver does for them (matchPolicy: Equivalent).
+var (
+	helmReleaseKind    = schema.GroupKind{Group: "helm.toolkit.fluxcd.io", Kind: "HelmRelease"}
+	kustomizationKind  = schema.GroupKind{Group: "kustomize.toolkit.fluxcd.io", Kind: "Kustomization"}
+	virtualServiceKind = schema.GroupKind{Group: "networking.istio.io", Kind: "VirtualService"}
+	gatewayKind        = schema.GroupKind{Group: "networking.istio.io", Kind: "Gateway"}
+)
+
+// validated runs a chain's validators on the object decoded as T.
+func validated[T webhook.Object](ctx context.Context, e Entry, doc Document, req policies.Request, chain *webhook.Chain[T], obj T) (Entry, error) {
+	raw, err := json.Marshal(doc.Object.Object)
+	if err != nil {
+		return e, fmt.Errorf("%s: %w", doc.Source, err)
+	}
+	if err := json.Unmarshal(raw, obj); err != nil {
+		return e, fmt.Errorf("%s: not a valid %s: %s", doc.Source, e.Kind, err)
+	}
+	d := chain.Validate(ctx, req, obj)
+	e.Allowed, e.Message = d.Allowed(), d.Message()
+	if w := webhook.LimitWarnings(d.Warnings); w != nil {
+		e.Warnings = w
+	}
 	return e, nil
 }
 
