@@ -7,6 +7,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strings"
 
@@ -72,7 +73,11 @@ func Load(path string) (*Config, error) {
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // "no such file or directory", without Go's "open" prefix
+		}
+		return nil, fmt.Errorf("config file %s: %s", path, err)
 	}
 	return Parse(path, data)
 }
@@ -82,7 +87,11 @@ func Load(path string) (*Config, error) {
 func Parse(name string, data []byte) (*Config, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))
+		return nil, errors.New(syntaxError(name, err))
+	}
+	if dups := duplicateKeys(name, &root); len(dups) > 0 {
+		// YAML to JSON keeps only the last of duplicate keys: catch them here.
+		return nil, errors.New(strings.Join(dups, "; "))
 	}
 	js, err := sigsyaml.YAMLToJSON(data)
 	if err != nil {
@@ -92,7 +101,11 @@ func Parse(name string, data []byte) (*Config, error) {
 	strict, err := kjson.UnmarshalStrict(js, c, kjson.DisallowDuplicateFields, kjson.DisallowUnknownFields)
 	if err != nil {
 		if m := typeError.FindStringSubmatch(err.Error()); m != nil {
-			return nil, fmt.Errorf("%s: %s: must be %s (found %s)", at(name, &root, m[2]), m[2], goTypeWords(m[3]), m[1])
+			if m[2] == "" { // the document itself
+				return nil, fmt.Errorf("%s: must be %s (found %s)", at(name, &root, ""), goTypeWords(m[3]), m[1])
+			}
+			path := jsonPath(m[2])
+			return nil, fmt.Errorf("%s: %s: must be %s (found %s)", at(name, &root, path), path, goTypeWords(m[3]), m[1])
 		}
 		return nil, fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "json: "))
 	}

@@ -9,8 +9,70 @@ import (
 )
 
 // typeError matches the decoder's "cannot unmarshal string into Go struct
-// field Config.policies.imageRewrite.excludeNamespaces of type []string".
-var typeError = regexp.MustCompile(`cannot unmarshal (\w+) into Go struct field \w+\.(\S+) of type (\S+)`)
+// field Config.policies.imageRewrite.excludeNamespaces of type []string", and
+// "cannot unmarshal array into Go value of type config.Config" (m[2] empty).
+var typeError = regexp.MustCompile(`cannot unmarshal (\w+) into Go (?:struct field \w+\.(\S+)|value) of type (\S+)`)
+
+// jsonPath drops from a decoder's field path the Go names of embedded
+// structs ("policies.imageRewrite.ImageConfig.registry"): the file's field
+// names are all lowerCamel JSON names, Go field names are capitalized.
+func jsonPath(goPath string) string {
+	var segs []string
+	for _, s := range strings.Split(goPath, ".") {
+		if s != "" && s[0] >= 'A' && s[0] <= 'Z' {
+			continue
+		}
+		segs = append(segs, s)
+	}
+	return strings.Join(segs, ".")
+}
+
+// yamlLine matches the line yaml.v3 puts in syntax errors ("yaml: line 3: ...").
+var yamlLine = regexp.MustCompile(`^line (\d+): `)
+
+// syntaxError words a YAML syntax error as "name:3: what is wrong".
+func syntaxError(name string, err error) string {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		return name + ":" + m[1] + ": " + msg[len(m[0]):]
+	}
+	return name + ": " + msg
+}
+
+// duplicateKeys returns a `name:line: duplicate field "path"` message for each
+// mapping key that appears a second time, at the line of the repeat.
+func duplicateKeys(name string, root *yaml.Node) []string {
+	var out []string
+	var walk func(n *yaml.Node, path string)
+	walk = func(n *yaml.Node, path string) {
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				walk(c, path)
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				walk(c, fmt.Sprintf("%s[%d]", path, i))
+			}
+		case yaml.MappingNode:
+			seen := map[string]bool{}
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				key := n.Content[i]
+				p := key.Value
+				if path != "" {
+					p = path + "." + key.Value
+				}
+				if seen[key.Value] {
+					out = append(out, fmt.Sprintf("%s:%d: duplicate field %q", name, key.Line, p))
+				}
+				seen[key.Value] = true
+				walk(n.Content[i+1], p)
+			}
+		}
+	}
+	walk(root, "")
+	return out
+}
 
 // unknownFieldPath takes the path out of `unknown field "policies.foo"`.
 var unknownField = regexp.MustCompile(`unknown field "([^"]+)"`)
