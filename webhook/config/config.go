@@ -40,9 +40,9 @@ type Policies struct {
 	// ImageRegistry's mode follows imageRewrite's unless set: a cluster
 	// rolling the rewrite out in audit must not start denying pods.
 	ImageRegistry PolicyMode `json:"imageRegistry"`
-	JobProxy      PolicyMode `json:"jobProxy"`
-	FluxPlacement PolicyMode `json:"fluxPlacement"`
-	GatewayHosts  PolicyMode `json:"gatewayHosts"`
+	JobProxy      JobProxy      `json:"jobProxy"`
+	FluxPlacement FluxPlacement `json:"fluxPlacement"`
+	GatewayHosts  GatewayHosts  `json:"gatewayHosts"`
 }
 
 // PolicyMode is the mode override every policy has.
@@ -54,6 +54,24 @@ type PolicyMode struct {
 type ImageRewrite struct {
 	Mode webhook.Mode `json:"mode,omitempty"`
 	policies.ImageConfig
+}
+
+// JobProxy configures job-proxy.
+type JobProxy struct {
+	Mode webhook.Mode `json:"mode,omitempty"`
+	policies.JobProxyConfig
+}
+
+// FluxPlacement configures flux-placement.
+type FluxPlacement struct {
+	Mode webhook.Mode `json:"mode,omitempty"`
+	policies.FluxPlacementConfig
+}
+
+// GatewayHosts configures gateway-hosts.
+type GatewayHosts struct {
+	Mode webhook.Mode `json:"mode,omitempty"`
+	policies.GatewayHostsConfig
 }
 
 // Default returns the embedded default configuration.
@@ -132,6 +150,9 @@ func (c *Config) setDefaults() {
 	if c.Mode == "" {
 		c.Mode = webhook.Enforce
 	}
+	c.Policies.JobProxy.JobProxyConfig.Default()
+	c.Policies.FluxPlacement.FluxPlacementConfig.Default()
+	c.Policies.GatewayHosts.GatewayHostsConfig.Default()
 }
 
 // Validate checks every field and names the bad ones.
@@ -161,6 +182,9 @@ func (c *Config) Validate() field.ErrorList {
 		}
 	}
 	errs = append(errs, c.Policies.ImageRewrite.ImageConfig.Validate(p.Child("imageRewrite"))...)
+	errs = append(errs, c.Policies.JobProxy.JobProxyConfig.Validate(p.Child("jobProxy"))...)
+	errs = append(errs, c.Policies.FluxPlacement.FluxPlacementConfig.Validate(p.Child("fluxPlacement"))...)
+	errs = append(errs, c.Policies.GatewayHosts.GatewayHostsConfig.Validate(p.Child("gatewayHosts"))...)
 	return errs
 }
 

@@ -80,8 +80,8 @@ policies:
 				},
 			},
 			ImageRegistry: config.PolicyMode{Mode: webhook.Audit},
-			JobProxy:      config.PolicyMode{Mode: webhook.Off},
-			GatewayHosts:  config.PolicyMode{Mode: webhook.Enforce},
+			JobProxy:      config.JobProxy{Mode: webhook.Off},
+			GatewayHosts:  config.GatewayHosts{Mode: webhook.Enforce},
 		},
 	}
 	if !reflect.DeepEqual(c, want) {
