@@ -39,7 +39,7 @@ type Policies struct {
 	ImageRewrite ImageRewrite `json:"imageRewrite"`
 	// ImageRegistry's mode follows imageRewrite's unless set: a cluster
 	// rolling the rewrite out in audit must not start denying pods.
-	ImageRegistry PolicyMode `json:"imageRegistry"`
+	ImageRegistry PolicyMode    `json:"imageRegistry"`
 	JobProxy      JobProxy      `json:"jobProxy"`
 	FluxPlacement FluxPlacement `json:"fluxPlacement"`
 	GatewayHosts  GatewayHosts  `json:"gatewayHosts"`
