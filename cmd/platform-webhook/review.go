@@ -62,13 +62,16 @@ func review(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail("%s", err)
 	}
-	ctxDocs, err := reviewpkg.Read(*contexts, stdin)
+	ctxDocs, _, err := reviewpkg.Read(*contexts, stdin)
 	if err != nil {
 		return fail("%s", err)
 	}
-	docs, err := reviewpkg.Read(fs.Args(), stdin)
+	docs, skipped, err := reviewpkg.Read(fs.Args(), stdin)
 	if err != nil {
 		return fail("%s", err)
+	}
+	for _, f := range skipped {
+		fmt.Fprintf(stderr, "review: skipped %s: not a Kubernetes manifest (its first document has no kind)\n", f)
 	}
 
 	r := reviewpkg.NewReviewer(cfg, override, ctxDocs)

@@ -27,49 +27,83 @@ type Document struct {
 // (walked in lexical order, *.yaml, *.yml and *.json only) and "-" for
 // standard input. Each file may hold several YAML documents or JSON values;
 // a List's items are read as objects. Errors name the file and the line.
-func Read(paths []string, stdin io.Reader) ([]Document, error) {
-	var docs []Document
+//
+// A file found by walking a folder whose first document is not a Kubernetes
+// object (a Helm chart's Chart.yaml or values.yaml, say: GitOps repositories
+// hold both) is skipped and named in skipped; named on the command line, it
+// is an error.
+func Read(paths []string, stdin io.Reader) (docs []Document, skipped []string, err error) {
 	for _, p := range paths {
 		if p == "-" {
 			data, err := io.ReadAll(stdin)
 			if err != nil {
-				return nil, fmt.Errorf("read standard input: %w", err)
+				return nil, nil, fmt.Errorf("read standard input: %w", err)
 			}
 			d, err := parse("<stdin>", data)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			docs = append(docs, d...)
 			continue
 		}
-		files, err := expand(p)
+		files, walked, err := expand(p)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, f := range files {
 			data, err := os.ReadFile(f)
 			if err != nil {
-				return nil, fmt.Errorf("%s: %s", f, plainIOError(err))
+				return nil, nil, fmt.Errorf("%s: %s", f, plainIOError(err))
+			}
+			if walked && !looksLikeManifest(data) {
+				skipped = append(skipped, f)
+				continue
 			}
 			d, err := parse(f, data)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			docs = append(docs, d...)
 		}
 	}
-	return docs, nil
+	return docs, skipped, nil
 }
 
-func expand(p string) ([]string, error) {
+// looksLikeManifest says whether the first document of a file has a kind
+// (Kubernetes objects and Lists do; Helm values and Chart.yaml do not). A file
+// that does not parse counts as a manifest, so its error is reported.
+func looksLikeManifest(data []byte) bool {
+	var first struct {
+		Kind any `yaml:"kind"`
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var node yaml.Node
+		if err := dec.Decode(&node); err != nil {
+			return !errors.Is(err, io.EOF)
+		}
+		if len(node.Content) == 0 || (node.Content[0].Kind == yaml.ScalarNode && node.Content[0].Tag == "!!null") {
+			continue
+		}
+		if node.Content[0].Kind != yaml.MappingNode {
+			return true
+		}
+		if err := node.Decode(&first); err != nil {
+			return true
+		}
+		return first.Kind != nil
+	}
+}
+
+// expand lists the files of a path; walked is true for a folder.
+func expand(p string) (files []string, walked bool, err error) {
 	info, err := os.Stat(p)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %s", p, plainIOError(err))
+		return nil, false, fmt.Errorf("%s: %s", p, plainIOError(err))
 	}
 	if !info.IsDir() {
-		return []string{p}, nil
+		return []string{p}, false, nil
 	}
-	var files []string
 	err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -84,10 +118,10 @@ func expand(p string) ([]string, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%s: %s", p, plainIOError(err))
+		return nil, false, fmt.Errorf("%s: %s", p, plainIOError(err))
 	}
 	sort.Strings(files)
-	return files, nil
+	return files, true, nil
 }
 
 func plainIOError(err error) string {
