@@ -23,7 +23,7 @@ controlplane: ## Build etcd, kube-apiserver, kubectl and the CRDs once into the 
 
 test-e2e: controlplane ## End-to-end tests: a real kube-apiserver and etcd, kubectl output checked word for word.
 	KUBEBUILDER_ASSETS="$$(test/tools/controlplane.sh)" PLATFORM_WEBHOOK_CRDS="$$(test/tools/controlplane.sh crds)" \
-	  PLATFORM_WEBHOOK_E2E=1 go test -count=1 -timeout 20m ./test/e2e/...
+	  PLATFORM_WEBHOOK_E2E=1 go test -count=1 -timeout 20m ./test/e2e/... ./test/manifests/...
 
 demo: controlplane ## Start a local control plane and the webhook, apply examples/ with kubectl, show what a user sees.
 	KUBEBUILDER_ASSETS="$$(test/tools/controlplane.sh)" PLATFORM_WEBHOOK_CRDS="$$(test/tools/controlplane.sh crds)" \

@@ -21,3 +21,39 @@ const (
 	// (gateway deployments use it); it is never rewritten nor denied.
 	IstioAutoImage = "auto"
 )
+
+// Istio's names that job-proxy reads or writes.
+const (
+	// IstioProxyContainer is the sidecar Istio injects. job-proxy never wraps
+	// it; as an init container with restartPolicy Always it is a native
+	// sidecar, which the kubelet stops by itself.
+	IstioProxyContainer = "istio-proxy"
+	// IstioInjectLabel on a pod ("true" / "false") overrides the namespace's
+	// injection; Istio also reads it as an annotation (legacy) when the label
+	// is absent.
+	IstioInjectLabel = "sidecar.istio.io/inject"
+	// IstioRevisionLabel on a namespace (or a pod) selects the Istio revision
+	// that injects its pods.
+	IstioRevisionLabel = "istio.io/rev"
+	// IstioInjectionLabel on a namespace: "enabled" injects its pods,
+	// "disabled" never does.
+	IstioInjectionLabel = "istio-injection"
+	// IstioNativeSidecarAnnotation "true" on a pod makes Istio inject
+	// istio-proxy as a native sidecar (an init container with restartPolicy
+	// Always, Kubernetes 1.29+).
+	IstioNativeSidecarAnnotation = "sidecar.istio.io/nativeSidecar"
+)
+
+// What job-proxy adds to a pod it wraps.
+const (
+	// JobProxyInitContainer copies the wrapper into JobProxyVolume.
+	JobProxyInitContainer = "job-proxy-install"
+	// JobProxyVolume is the emptyDir shared by the init container and the
+	// wrapped containers, mounted read-only in the latter at JobProxyDir.
+	JobProxyVolume = "job-proxy-bin"
+	// JobProxyDir is where JobProxyVolume is mounted.
+	JobProxyDir = "/job-proxy"
+	// JobProxyWrapperPath is the wrapper binary in every wrapped container:
+	// `JobProxyWrapperPath wrap [flags] -- COMMAND...`.
+	JobProxyWrapperPath = JobProxyDir + "/platform-webhook"
+)

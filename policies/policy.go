@@ -19,6 +19,9 @@ type Request struct {
 	Namespace       string
 	Name            string
 	NamespaceLabels map[string]string
+	// Gateways are the cluster's Istio Gateways and the VirtualServices bound
+	// to them (gateway-hosts); nil when no Gateway is known.
+	Gateways *GatewayIndex
 }
 
 // Violation is one reason a validating policy rejects an object.
@@ -50,8 +53,25 @@ type Mutator[T any] interface {
 	Mutate(req Request, obj T) []string
 }
 
+// Refuser is optionally implemented by a Mutator that can meet an object it
+// cannot change safely (job-proxy: a Job container with no command to wrap).
+// The chain calls Refuse before Mutate: violations deny the object in
+// enforce mode and come back as "would deny: ..." in audit mode; either way
+// Mutate is then not called.
+type Refuser[T any] interface {
+	Refuse(req Request, obj T) []Violation
+}
+
 // Validator checks an object of type T and returns the violations, or none.
 type Validator[T any] interface {
 	Name() string
 	Validate(req Request, obj T) []Violation
+}
+
+// Warner is optionally implemented by a Validator whose policy also reports
+// what it allows but the user should know (a Gateway change that unbinds
+// existing VirtualServices). The warnings go back to the client as they are,
+// "[policy] " first, in every mode but off; they never deny.
+type Warner[T any] interface {
+	Warn(req Request, obj T) []string
 }

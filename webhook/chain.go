@@ -29,6 +29,10 @@ type Chain[T Object] struct {
 	Override Mode
 	// Metrics counts decisions; nil counts nothing.
 	Metrics *Metrics
+	// Lookups, when set, adds read-only cluster look-ups to every request
+	// before the policies see it (the Gateways of gateway-hosts, from an
+	// informer cache in the server, from --context in review).
+	Lookups func(req *policies.Request)
 }
 
 // Decision is what a chain decided about one object.
@@ -59,6 +63,26 @@ func (d *Decision) audit(policy string, findings []string) {
 	d.AuditAnnotations[policy] = strings.Join(findings, "; ")
 }
 
+// deny records violations: denials in enforce mode, "would deny: ..."
+// findings in audit mode.
+func (d *Decision) deny(ctx context.Context, policy string, mode Mode, violations []policies.Violation) {
+	log := logf.FromContext(ctx)
+	switch mode {
+	case Enforce:
+		for _, v := range violations {
+			d.Denials = append(d.Denials, "["+policy+"] "+v.String())
+		}
+		log.Info("denied", "policy", policy, "mode", mode, "decision", "deny", "violations", len(violations))
+	case Audit:
+		findings := make([]string, len(violations))
+		for i, v := range violations {
+			findings[i] = "would deny: " + v.String()
+		}
+		d.audit(policy, findings)
+		log.Info("audit finding", "policy", policy, "mode", mode, "decision", "deny", "violations", len(violations))
+	}
+}
+
 // Merge adds another decision's findings to d.
 func (d *Decision) Merge(o Decision) {
 	d.Denials = append(d.Denials, o.Denials...)
@@ -84,13 +108,27 @@ func (c *Chain[T]) mode(policy string, req policies.Request) Mode {
 }
 
 // Mutate runs the mutators on obj. Enforce-mode mutators change obj in place;
-// audit-mode mutators run on a copy and report what they would change.
+// audit-mode mutators run on a copy and report what they would change. A
+// mutator that is a policies.Refuser and refuses obj denies it (audit: would
+// deny) and does not change it.
 func (c *Chain[T]) Mutate(ctx context.Context, req policies.Request, obj T) Decision {
 	var d Decision
 	log := logf.FromContext(ctx)
+	if c.Lookups != nil {
+		c.Lookups(&req)
+	}
 	for _, m := range c.Mutators {
 		name := m.Name()
-		switch mode := c.mode(name, req); mode {
+		mode := c.mode(name, req)
+		if r, ok := m.(policies.Refuser[T]); ok && mode != Off {
+			// A mutator that cannot change the object safely denies it.
+			if violations := r.Refuse(req, obj); len(violations) > 0 {
+				c.Metrics.count(name, mode, true, "deny")
+				d.deny(ctx, name, mode, violations)
+				continue
+			}
+		}
+		switch mode {
 		case Enforce:
 			changes := m.Mutate(req, obj)
 			c.Metrics.count(name, mode, len(changes) > 0, "mutate")
@@ -114,15 +152,26 @@ func (c *Chain[T]) Mutate(ctx context.Context, req policies.Request, obj T) Deci
 	return d
 }
 
-// Validate runs the validators on obj.
+// Validate runs the validators on obj. A validator that is a
+// policies.Warner adds its warnings as they are ("[policy] ..."), in every
+// mode but off.
 func (c *Chain[T]) Validate(ctx context.Context, req policies.Request, obj T) Decision {
 	var d Decision
 	log := logf.FromContext(ctx)
+	if c.Lookups != nil {
+		c.Lookups(&req)
+	}
 	for _, v := range c.Validators {
 		name := v.Name()
 		mode := c.mode(name, req)
 		if mode == Off {
 			continue
+		}
+		if w, ok := v.(policies.Warner[T]); ok {
+			// Plain warnings, in enforce and audit alike: never a denial.
+			for _, warning := range w.Warn(req, obj) {
+				d.Warnings = append(d.Warnings, "["+name+"] "+warning)
+			}
 		}
 		violations := v.Validate(req, obj)
 		c.Metrics.count(name, mode, len(violations) > 0, "deny")

@@ -71,7 +71,9 @@ func (h *Handler[T]) Handle(ctx context.Context, req admission.Request) admissio
 		}
 		d = h.Chain.Mutate(ctx, preq, obj)
 		resp = admission.Allowed("")
-		if d.Mutated {
+		if !d.Allowed() { // a mutator refused the object (policies.Refuser)
+			resp = admission.Denied(d.Message())
+		} else if d.Mutated {
 			patch, err := Patch(before, obj)
 			if err != nil {
 				log.Error(err, "patch")

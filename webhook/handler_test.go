@@ -72,7 +72,7 @@ func endpoints(t testing.TB, configYAML string) map[string]admission.Handler {
 	}
 	set := cfg.Build(nil)
 	h := webhook.Endpoints(set.Pods, func() *corev1.Pod { return &corev1.Pod{} }, admission.NewDecoder(scheme), lookup)
-	if got, want := slices.Sorted(maps.Keys(h)), []string{"/image-registry", "/image-rewrite"}; !reflect.DeepEqual(got, want) {
+	if got, want := slices.Sorted(maps.Keys(h)), []string{"/image-registry", "/image-rewrite", "/job-proxy"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("endpoints %q, want %q", got, want)
 	}
 	return h

@@ -49,10 +49,17 @@ type Server struct {
 	mgr manager.Manager
 }
 
+// Watch sets up an informer on the manager's cache for a look-up policies
+// need beyond namespace labels (gateway-hosts: Gateways, VirtualServices)
+// and registers its event handlers. The server is not ready until every
+// watch reports synced: its handlers have seen the initial list.
+type Watch func(ctx context.Context, c cache.Cache) (synced func() bool, err error)
+
 // NewServer builds the manager. handlers are registered by register, which
-// receives the namespace look-up backed by the informer cache.
+// receives the namespace look-up backed by the informer cache; watches add
+// the other informers policies read.
 func NewServer(ctx context.Context, cfg *rest.Config, scheme *runtime.Scheme, opts ServeOptions,
-	register func(decoder admission.Decoder, ns NamespaceLabels) map[string]admission.Handler) (*Server, error) {
+	register func(decoder admission.Decoder, ns NamespaceLabels) map[string]admission.Handler, watches ...Watch) (*Server, error) {
 	certDir, err := ensureCert(opts.CertDir)
 	if err != nil {
 		return nil, fmt.Errorf("serving certificate: %w", err)
@@ -90,6 +97,14 @@ func NewServer(ctx context.Context, cfg *rest.Config, scheme *runtime.Scheme, op
 	if err != nil {
 		return nil, fmt.Errorf("namespace informer: %w", err)
 	}
+	synced := []func() bool{nsInformer.HasSynced}
+	for _, w := range watches {
+		ok, err := w(ctx, mgr.GetCache())
+		if err != nil {
+			return nil, err
+		}
+		synced = append(synced, ok)
+	}
 	reader := mgr.GetCache()
 	lookup := func(ctx context.Context, name string) (map[string]string, error) {
 		ns := namespaceMeta()
@@ -114,8 +129,10 @@ func NewServer(ctx context.Context, cfg *rest.Config, scheme *runtime.Scheme, op
 		return nil, err
 	}
 	if err := mgr.AddReadyzCheck("caches", func(*http.Request) error {
-		if !nsInformer.HasSynced() {
-			return errors.New("namespace cache not synced")
+		for _, ok := range synced {
+			if !ok() {
+				return errors.New("informer caches not synced")
+			}
 		}
 		return nil
 	}); err != nil {

@@ -1008,10 +1008,26 @@ items:
 
 // TestReviewExamples runs the quickstart, "platform-webhook review examples/",
 // from the repository root. The expectations are written from the example
-// files: tenant-a is enforced, tenant-b is in audit, the typo is denied.
+// files: tenant-a is enforced, tenant-b is in audit, the typo is denied, and
+// so is the tenant HelmRelease examples/flux/tenants/team-a/redis.yaml and
+// the VirtualService examples/istio/tenant-a-hijack.yaml.
 func TestReviewExamples(t *testing.T) {
 	t.Chdir("../..")
 	files := []string{ // lexical order
+		"examples/flux/clusters/production/infrastructure.yaml",
+		"examples/flux/clusters/production/tenants.yaml",
+		"examples/flux/infrastructure/aws-load-balancer-controller/release.yaml",
+		"examples/flux/infrastructure/cert-manager/namespace.yaml",
+		"examples/flux/infrastructure/cert-manager/release.yaml",
+		"examples/flux/infrastructure/sources/ecr-helm.yaml",
+		"examples/flux/tenants/team-a/namespace.yaml",
+		"examples/flux/tenants/team-a/podinfo.yaml",
+		"examples/flux/tenants/team-a/redis.yaml",
+		"examples/flux/tenants/team-a/sync.yaml",
+		"examples/istio/gateway.yaml",
+		"examples/istio/tenant-a-hijack.yaml",
+		"examples/istio/tenant-a-shop.yaml",
+		"examples/job-db-migrate.yaml",
 		"examples/namespaces.yaml",
 		"examples/tenant-a-report.yaml",
 		"examples/tenant-a-typo.yaml",
@@ -1030,6 +1046,11 @@ func TestReviewExamples(t *testing.T) {
 	inputs := parseYAML(t, texts...)
 	const exporter = "quay.io/prometheus/nginx-exporter@sha256:3a8ba4d5f4f5e1e4f0b7d1c6a2b9e8f7a6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1"
 	typoDenial := `[image-registry] spec.containers[0].image: container "shell" uses "Busybox:1.36" which is not a valid image reference`
+	// examples/flux/tenants/team-a/redis.yaml: a tenant release copied from an infra one.
+	redisDenial := `[flux-placement] spec.chart.spec.sourceRef.namespace: must be unset or "team-a", the namespace of the release (found "flux-system"); ` +
+		`[flux-placement] spec.serviceAccountName: must be a service account of namespace "team-a", not a Flux controller's (found "helm-controller")`
+	// examples/istio/tenant-a-hijack.yaml: tenant-a claims a host of tenant-b.
+	hijackDenial := `[gateway-hosts] spec.hosts[0]: host "shop.b.example.com" is not authorized for namespace "tenant-a" on gateway "istio-ingress/public" (allowed for tenant-a: "a.example.com", "*.a.example.com")`
 	redisWarnings := []string{
 		`[image-rewrite] would rewrite "bitnami/redis:7.2" to "` + mirror + `/docker.io/bitnami/redis:7.2"`,
 		`[image-registry] would deny: spec.containers[0].image: container "api" uses "bitnami/redis:7.2" which is not in the mirror (allowed: images under "` + mirror + `/")`,
@@ -1038,16 +1059,18 @@ func TestReviewExamples(t *testing.T) {
 	t.Run("yaml", func(t *testing.T) {
 		code, stdout, stderr := runReview(t, "", "examples/")
 		if code != 1 {
-			t.Errorf("exit %d, want 1 (tenant-a-typo.yaml is denied)", code)
+			t.Errorf("exit %d, want 1 (tenant-a-typo.yaml and flux/tenants/team-a/redis.yaml are denied)", code)
 		}
-		want := "Denied: Pod tenant-a/debug (examples/tenant-a-typo.yaml:3): " + typoDenial + "\n" +
+		want := "Denied: HelmRelease team-a/redis (examples/flux/tenants/team-a/redis.yaml:5): " + redisDenial + "\n" +
+			"Denied: VirtualService tenant-a/checkout (examples/istio/tenant-a-hijack.yaml:4): " + hijackDenial + "\n" +
+			"Denied: Pod tenant-a/debug (examples/tenant-a-typo.yaml:3): " + typoDenial + "\n" +
 			"Warning: Pod tenant-b/api (examples/tenant-b-api.yaml:3): " + redisWarnings[0] + "\n" +
 			"Warning: Pod tenant-b/api (examples/tenant-b-api.yaml:3): " + redisWarnings[1] + "\n"
 		if stderr != want {
 			t.Errorf("stderr =\n%s\nwant\n%s", stderr, want)
 		}
-		if n := len(parseYAML(t, stdout)); n != 7 {
-			t.Errorf("stdout has %d objects, want 7", n)
+		if n := len(parseYAML(t, stdout)); n != 14+4+2+7 {
+			t.Errorf("stdout has %d objects, want 27 (14 in flux/, 4 in istio/, 2 in job-db-migrate.yaml, 7 beside them)", n)
 		}
 	})
 
@@ -1068,7 +1091,37 @@ func TestReviewExamples(t *testing.T) {
 		for _, e := range entries {
 			got = append(got, summary{e["kind"].(string), e["namespace"].(string), e["name"].(string), e["allowed"].(bool), e["message"].(string), strs(e["warnings"])})
 		}
-		want := []summary{
+		// examples/flux/ comes first (lexical order). Infra objects live in
+		// flux-system, tenant objects in team-a; only redis breaks a rule.
+		fluxWant := []summary{
+			{"Kustomization", "flux-system", "infrastructure", true, "", []string{}},
+			{"Kustomization", "flux-system", "tenants", true, "", []string{}},
+			{"HelmRelease", "flux-system", "aws-load-balancer-controller", true, "", []string{}},
+			{"Namespace", "", "cert-manager", true, "", []string{}},
+			{"HelmRelease", "flux-system", "cert-manager", true, "", []string{}},
+			{"HelmRepository", "flux-system", "ecr-helm", true, "", []string{}},
+			{"Namespace", "", "team-a", true, "", []string{}},
+			{"ServiceAccount", "team-a", "team-a-deployer", true, "", []string{}},
+			{"RoleBinding", "team-a", "team-a-deployer", true, "", []string{}},
+			{"OCIRepository", "team-a", "podinfo", true, "", []string{}},
+			{"HelmRelease", "team-a", "podinfo", true, "", []string{}},
+			{"HelmRelease", "team-a", "redis", false, redisDenial, []string{}},
+			{"GitRepository", "team-a", "team-a", true, "", []string{}},
+			{"Kustomization", "team-a", "team-a-apps", true, "", []string{}},
+		}
+		// examples/istio/: the ops Gateway, then tenant-a's two VirtualServices.
+		istioWant := []summary{
+			{"Namespace", "", "istio-ingress", true, "", []string{}},
+			{"Gateway", "istio-ingress", "public", true, "", []string{}},
+			{"VirtualService", "tenant-a", "checkout", false, hijackDenial, []string{}},
+			{"VirtualService", "tenant-a", "shop", true, "", []string{}},
+		}
+		// examples/job-db-migrate.yaml: a Job in a mesh namespace, wrapped.
+		jobWant := []summary{
+			{"Namespace", "", "tenant-c", true, "", []string{}},
+			{"Job", "tenant-c", "db-migrate", true, "", []string{}},
+		}
+		want := append(append(append(slices.Clone(fluxWant), istioWant...), jobWant...), []summary{
 			{"Namespace", "", "tenant-a", true, "", []string{}},
 			{"Namespace", "", "tenant-b", true, "", []string{}},
 			{"CronJob", "tenant-a", "nightly-report", true, "", []string{}},
@@ -1076,10 +1129,31 @@ func TestReviewExamples(t *testing.T) {
 			{"Deployment", "tenant-a", "web", true, "", []string{}},
 			{"Pod", "tenant-a", "worker", true, "", []string{}},
 			{"Pod", "tenant-b", "api", true, "", redisWarnings},
-		}
+		}...)
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("entries =\n%+v\nwant\n%+v", got, want)
 		}
+		// Flux objects are validated, never changed; the checks below index
+		// the entries beside examples/flux/.
+		for i := range len(fluxWant) + len(istioWant) { // Istio objects too
+			if !reflect.DeepEqual(entries[i]["object"], inputs[i]) {
+				t.Errorf("entry %d (%v %v) changed: %s", i, entries[i]["kind"], entries[i]["name"], toJSON(t, entries[i]["object"]))
+			}
+		}
+		entries, inputs = entries[len(fluxWant)+len(istioWant):], inputs[len(fluxWant)+len(istioWant):]
+
+		// The Job's pod template as job-proxy, then image-rewrite, admit its
+		// pods (see job_proxy_review_test.go for wrappedTemplate).
+		migrate := inputs[1]
+		wrappedTemplate(migrate, []any{"spec", "template"}, "Never", mirror+"/ghcr.io/example/db-migrate:1.4.0", []any{"/migrate"},
+			`{"job-proxy-install":"ghcr.io/flux-infra/platform-webhook:v0.1.0","migrate":"ghcr.io/example/db-migrate:1.4.0"}`)
+		if !reflect.DeepEqual(entries[1]["object"], migrate) {
+			t.Errorf("Job object =\n%s\nwant\n%s", toJSON(t, entries[1]["object"]), toJSON(t, migrate))
+		}
+		if !reflect.DeepEqual(entries[0]["object"], inputs[0]) {
+			t.Errorf("Namespace tenant-c changed: %s", toJSON(t, entries[0]["object"]))
+		}
+		entries, inputs = entries[len(jobWant):], inputs[len(jobWant):]
 
 		cron := inputs[2]
 		set(cron, mirror+"/registry.k8s.io/kubectl:v1.37.2", "spec", "jobTemplate", "spec", "template", "spec", "containers", 0, "image")

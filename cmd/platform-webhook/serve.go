@@ -75,7 +75,7 @@ func serve(args []string) error {
 
 	ctx := ctrl.SetupSignalHandler()
 	set := cfg.Build(webhook.NewMetrics(metrics.Registry))
-	srv, err := webhook.NewServer(ctx, restCfg, scheme, opts, set.Endpoints)
+	srv, err := webhook.NewServer(ctx, restCfg, scheme, opts, set.Endpoints, cfg.Watches(set)...)
 	if err != nil {
 		return err
 	}

@@ -80,8 +80,18 @@ policies:
 				},
 			},
 			ImageRegistry: config.PolicyMode{Mode: webhook.Audit},
-			JobProxy:      config.JobProxy{Mode: webhook.Off},
-			GatewayHosts:  config.GatewayHosts{Mode: webhook.Enforce},
+			JobProxy:      config.JobProxy{Mode: webhook.Off, JobProxyConfig: jobProxyDefaults()},
+			// fluxPlacement: {} gets the defaults of a standard Flux installation.
+			FluxPlacement: config.FluxPlacement{FluxPlacementConfig: policies.FluxPlacementConfig{
+				InfraNamespace:                    "flux-system",
+				HelmControllerServiceAccount:      "helm-controller",
+				KustomizeControllerServiceAccount: "kustomize-controller",
+				ControllerServiceAccounts: []string{"helm-controller", "image-automation-controller", "image-reflector-controller",
+					"kustomize-controller", "notification-controller", "source-controller", "source-watcher"},
+			}},
+			GatewayHosts: config.GatewayHosts{Mode: webhook.Enforce, GatewayHostsConfig: policies.GatewayHostsConfig{
+				GatewayNamespaces: []string{"istio-ingress"},
+			}},
 		},
 	}
 	if !reflect.DeepEqual(c, want) {

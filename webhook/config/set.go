@@ -6,6 +6,7 @@ import (
 	istionetworkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
@@ -26,9 +27,14 @@ type Set struct {
 // Build makes the policy set; metrics may be nil.
 func (c *Config) Build(metrics *webhook.Metrics) Set {
 	images := c.Policies.ImageRewrite.ImageConfig
+	flux := policies.NewFluxPlacement(c.Policies.FluxPlacement.FluxPlacementConfig)
+	gatewayHosts := policies.NewGatewayHosts(c.Policies.GatewayHosts.GatewayHostsConfig)
 	return Set{
 		Pods: &webhook.Chain[*corev1.Pod]{
 			Mutators: []policies.Mutator[*corev1.Pod]{
+				// job-proxy first: image-rewrite then mirrors the image of
+				// the init container it adds.
+				policies.NewJobProxy(c.Policies.JobProxy.JobProxyConfig),
 				policies.NewImageRewrite(images),
 			},
 			Validators: []policies.Validator[*corev1.Pod]{
@@ -37,10 +43,27 @@ func (c *Config) Build(metrics *webhook.Metrics) Set {
 			Modes:   c.ModeOf,
 			Metrics: metrics,
 		},
-		HelmReleases:    &webhook.Chain[*helmv2.HelmRelease]{Modes: c.ModeOf, Metrics: metrics},
-		Kustomizations:  &webhook.Chain[*kustomizev1.Kustomization]{Modes: c.ModeOf, Metrics: metrics},
-		VirtualServices: &webhook.Chain[*istionetworkingv1.VirtualService]{Modes: c.ModeOf, Metrics: metrics},
-		Gateways:        &webhook.Chain[*istionetworkingv1.Gateway]{Modes: c.ModeOf, Metrics: metrics},
+		HelmReleases: &webhook.Chain[*helmv2.HelmRelease]{
+			Validators: []policies.Validator[*helmv2.HelmRelease]{flux.HelmReleases()},
+			Modes:      c.ModeOf,
+			Metrics:    metrics,
+		},
+		Kustomizations: &webhook.Chain[*kustomizev1.Kustomization]{
+			Validators: []policies.Validator[*kustomizev1.Kustomization]{flux.Kustomizations()},
+			Modes:      c.ModeOf,
+			Metrics:    metrics,
+		},
+		// gateway-hosts reads Gateways through Lookups, set by UseGateways.
+		VirtualServices: &webhook.Chain[*istionetworkingv1.VirtualService]{
+			Validators: []policies.Validator[*istionetworkingv1.VirtualService]{gatewayHosts.VirtualServices()},
+			Modes:      c.ModeOf,
+			Metrics:    metrics,
+		},
+		Gateways: &webhook.Chain[*istionetworkingv1.Gateway]{
+			Validators: []policies.Validator[*istionetworkingv1.Gateway]{gatewayHosts.Gateways()},
+			Modes:      c.ModeOf,
+			Metrics:    metrics,
+		},
 	}
 }
 
@@ -54,19 +77,27 @@ func (s Set) SetOverride(mode webhook.Mode) {
 }
 
 // Endpoints are the server's admission handlers, one per policy at
-// "/<policy>".
+// "/<policy>". A policy of several kinds (flux-placement, gateway-hosts) has
+// one endpoint that hands each request to the handler of its kind.
 func (s Set) Endpoints(dec admission.Decoder, ns webhook.NamespaceLabels) map[string]admission.Handler {
-	out := map[string]admission.Handler{}
-	add := func(m map[string]admission.Handler) {
-		for k, v := range m {
-			out[k] = v
+	byPath := map[string]webhook.ByKind{}
+	add := func(gvk schema.GroupVersionKind, m map[string]admission.Handler) {
+		for path, h := range m {
+			if byPath[path] == nil {
+				byPath[path] = webhook.ByKind{}
+			}
+			byPath[path][gvk.GroupKind()] = h
 		}
 	}
-	add(webhook.Endpoints(s.Pods, func() *corev1.Pod { return &corev1.Pod{} }, dec, ns))
-	add(webhook.Endpoints(s.HelmReleases, func() *helmv2.HelmRelease { return &helmv2.HelmRelease{} }, dec, ns))
-	add(webhook.Endpoints(s.Kustomizations, func() *kustomizev1.Kustomization { return &kustomizev1.Kustomization{} }, dec, ns))
-	add(webhook.Endpoints(s.VirtualServices, func() *istionetworkingv1.VirtualService { return &istionetworkingv1.VirtualService{} }, dec, ns))
-	add(webhook.Endpoints(s.Gateways, func() *istionetworkingv1.Gateway { return &istionetworkingv1.Gateway{} }, dec, ns))
+	add(corev1.SchemeGroupVersion.WithKind("Pod"), webhook.Endpoints(s.Pods, func() *corev1.Pod { return &corev1.Pod{} }, dec, ns))
+	add(helmv2.GroupVersion.WithKind(helmv2.HelmReleaseKind), webhook.Endpoints(s.HelmReleases, func() *helmv2.HelmRelease { return &helmv2.HelmRelease{} }, dec, ns))
+	add(kustomizev1.GroupVersion.WithKind(kustomizev1.KustomizationKind), webhook.Endpoints(s.Kustomizations, func() *kustomizev1.Kustomization { return &kustomizev1.Kustomization{} }, dec, ns))
+	add(istionetworkingv1.SchemeGroupVersion.WithKind("VirtualService"), webhook.Endpoints(s.VirtualServices, func() *istionetworkingv1.VirtualService { return &istionetworkingv1.VirtualService{} }, dec, ns))
+	add(istionetworkingv1.SchemeGroupVersion.WithKind("Gateway"), webhook.Endpoints(s.Gateways, func() *istionetworkingv1.Gateway { return &istionetworkingv1.Gateway{} }, dec, ns))
+	out := map[string]admission.Handler{}
+	for path, kinds := range byPath {
+		out[path] = kinds.Handler()
+	}
 	return out
 }
 

@@ -50,6 +50,9 @@ type Reviewer struct {
 	// Namespaces maps a namespace to its labels (from --context and from
 	// Namespace objects among the inputs).
 	Namespaces map[string]map[string]string
+	// Gateways are the Istio Gateways and VirtualServices of --context and
+	// of the inputs (gateway-hosts).
+	Gateways *policies.GatewayIndex
 }
 
 // NewReviewer builds a reviewer; mode, when set, overrides every policy that
@@ -57,19 +60,51 @@ type Reviewer struct {
 func NewReviewer(cfg *config.Config, mode webhook.Mode, context []Document) *Reviewer {
 	set := cfg.Build(nil)
 	set.SetOverride(mode)
-	r := &Reviewer{Set: set, Namespaces: map[string]map[string]string{}}
+	r := &Reviewer{Set: set, Namespaces: map[string]map[string]string{}, Gateways: policies.NewGatewayIndex()}
+	set.UseGateways(r.Gateways)
 	r.Learn(context)
 	return r
 }
 
-// Learn records the cluster objects that policies look up (namespace labels).
+// Learn records the cluster objects that policies look up: namespace
+// labels, and Gateways and VirtualServices of any served version (an object
+// that does not decode is left out here; reviewed, it is reported).
 func (r *Reviewer) Learn(docs []Document) {
 	for _, d := range docs {
 		o := d.Object
-		if o.GetAPIVersion() == "v1" && o.GetKind() == "Namespace" {
+		switch gk := o.GroupVersionKind().GroupKind(); {
+		case o.GetAPIVersion() == "v1" && o.GetKind() == "Namespace":
 			r.Namespaces[o.GetName()] = o.GetLabels()
+		case gk == gatewayKind:
+			gw := &istionetworkingv1.Gateway{}
+			if decodeInto(o, gw) == nil {
+				gw.Namespace = namespaceOf(o)
+				r.Gateways.SetGateway(gw)
+			}
+		case gk == virtualServiceKind:
+			vs := &istionetworkingv1.VirtualService{}
+			if decodeInto(o, vs) == nil {
+				vs.Namespace = namespaceOf(o)
+				r.Gateways.SetVirtualService(vs)
+			}
 		}
 	}
+}
+
+// namespaceOf is where an object is reviewed: its namespace, or "default".
+func namespaceOf(o *unstructured.Unstructured) string {
+	if ns := o.GetNamespace(); ns != "" {
+		return ns
+	}
+	return "default"
+}
+
+func decodeInto(o *unstructured.Unstructured, into any) error {
+	raw, err := json.Marshal(o.Object)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(raw, into)
 }
 
 // Review reviews one object.

@@ -1,0 +1,292 @@
+package policies
+
+import (
+	"fmt"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/utils/ptr"
+)
+
+// JobProxyPolicy is the job-proxy mutator. A Job's container in the mesh
+// starts before istio-proxy is ready (its first calls fail), and when it
+// exits the proxy keeps running, so the Job never completes. job-proxy makes
+// every Job pod that gets an istio-proxy wait for it and stop it:
+//
+//   - wrapper (the default strategy): each regular container's command
+//     becomes `/job-proxy/platform-webhook wrap [flags] -- <command>`; an
+//     added init container copies that binary (the webhook's own, from
+//     HelperImage) into a shared emptyDir. The wrapper polls
+//     localhost:15021/healthz/ready, runs the command, then POSTs
+//     localhost:15020/quitquitquit (see cmd/platform-webhook/wrap.go).
+//   - native: the pod is annotated sidecar.istio.io/nativeSidecar: "true", so
+//     Istio injects istio-proxy as a native sidecar that the kubelet starts
+//     first and stops last. This needs the annotation before Istio's injector
+//     runs: a pod that already has istio-proxy as a regular container is
+//     wrapped instead.
+//   - auto: native when the config says the cluster supports native
+//     sidecars, wrapper otherwise.
+//
+// Job pods: a controller owner reference to a batch/v1 Job, or the
+// batch.kubernetes.io/job-name label. Pods that get a sidecar: an istio-proxy
+// container already there, or (Istio not run yet) the pod's
+// sidecar.istio.io/inject label (or annotation) "true", its istio.io/rev
+// label, or the namespace's istio.io/rev or istio-injection: enabled label;
+// never with inject "false", in a namespace labelled istio-injection:
+// disabled, or with hostNetwork (Istio injects none of those). Left alone:
+// istio-proxy itself, the pod's init containers, pods whose istio-proxy is
+// already a native sidecar (or will be: the annotation is "true").
+//
+// The wrapper needs a command to wrap. A container that sets only args, or
+// neither, runs the image's ENTRYPOINT, which the webhook cannot see. Such a
+// pod gets native sidecars where they are allowed (strategy native, or
+// nativeSidecars: true) and Istio has not injected yet; otherwise Refuse
+// denies it (audit: warns) saying what to add. It is never admitted to hang.
+//
+// It acts on a pod's CREATE only; a second pass changes nothing.
+type JobProxyPolicy struct {
+	cfg JobProxyConfig
+}
+
+var (
+	_ Mutator[*corev1.Pod] = (*JobProxyPolicy)(nil)
+	_ Refuser[*corev1.Pod] = (*JobProxyPolicy)(nil)
+)
+
+// NewJobProxy returns the job-proxy mutator for cfg (defaulted and valid).
+func NewJobProxy(cfg JobProxyConfig) *JobProxyPolicy {
+	cfg.Default()
+	return &JobProxyPolicy{cfg: cfg}
+}
+
+// Name returns "job-proxy".
+func (p *JobProxyPolicy) Name() string { return JobProxy }
+
+// jobProxyInstallResources are the requests and the limits of the init
+// container that copies the wrapper: equal, so a Guaranteed pod stays
+// Guaranteed; an init container's requests count only where they exceed the
+// containers', so they cost next to nothing.
+func jobProxyInstallResources() corev1.ResourceList {
+	return corev1.ResourceList{
+		corev1.ResourceCPU:    resource.MustParse("50m"),
+		corev1.ResourceMemory: resource.MustParse("64Mi"),
+	}
+}
+
+// jobProxyPlan is what job-proxy would do with a pod.
+type jobProxyPlan struct {
+	// native, when set, is the line for annotating the pod for native sidecars.
+	native string
+	// wrap are the indexes of the containers to wrap.
+	wrap []int
+	// refuse are the containers that can be neither wrapped nor left alone.
+	refuse []Violation
+}
+
+// Refuse returns a violation for each container of a pod that needs the
+// wrapper but has no command to wrap, when native sidecars are not a way out.
+func (p *JobProxyPolicy) Refuse(req Request, pod *corev1.Pod) []Violation {
+	return p.plan(req, pod).refuse
+}
+
+// Mutate wraps the pod's containers (or annotates it for native sidecars)
+// and returns one line per change: the added init container first, then one
+// per wrapped container. A pod Refuse denies is left as it is.
+func (p *JobProxyPolicy) Mutate(req Request, pod *corev1.Pod) []string {
+	plan := p.plan(req, pod)
+	switch {
+	case len(plan.refuse) > 0:
+		return nil
+	case plan.native != "":
+		if pod.Annotations == nil {
+			pod.Annotations = map[string]string{}
+		}
+		pod.Annotations[IstioNativeSidecarAnnotation] = "true"
+		return []string{plan.native}
+	case len(plan.wrap) == 0:
+		return nil
+	}
+
+	var lines []string
+	if !hasVolume(pod.Spec.Volumes, JobProxyVolume) {
+		pod.Spec.Volumes = append(pod.Spec.Volumes, corev1.Volume{
+			Name:         JobProxyVolume,
+			VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}},
+		})
+	}
+	if containerIndex(pod.Spec.InitContainers, JobProxyInitContainer) < 0 {
+		pod.Spec.InitContainers = append(pod.Spec.InitContainers, p.installContainer())
+		lines = append(lines, fmt.Sprintf("add init container %q to copy the wrapper from %q", JobProxyInitContainer, p.cfg.HelperImage))
+	}
+	for _, i := range plan.wrap {
+		c := &pod.Spec.Containers[i]
+		restart := pod.Spec.RestartPolicy
+		if c.RestartPolicy != nil { // per-container restart policy (Kubernetes 1.34+)
+			restart = corev1.RestartPolicy(*c.RestartPolicy)
+		}
+		if restart == "" {
+			restart = corev1.RestartPolicyAlways // the API default
+		}
+		wrapper := []string{JobProxyWrapperPath, "wrap",
+			"--restart-policy=" + string(restart),
+			"--timeout=" + p.cfg.readyTimeout().String(),
+			"--"}
+		c.Command = append(wrapper, c.Command...)
+		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: JobProxyVolume, MountPath: JobProxyDir, ReadOnly: true})
+		lines = append(lines, fmt.Sprintf("wrap container %q to wait for istio-proxy and stop it on exit", c.Name))
+	}
+	return lines
+}
+
+// installContainer is the init container that copies the wrapper: the
+// webhook's binary copies itself (no shell needed), as a non-root user with
+// a read-only root filesystem and no privileges (Pod Security "restricted").
+func (p *JobProxyPolicy) installContainer() corev1.Container {
+	return corev1.Container{
+		Name:    JobProxyInitContainer,
+		Image:   p.cfg.HelperImage,
+		Command: []string{"/platform-webhook", "wrap", "--install", JobProxyWrapperPath},
+		Resources: corev1.ResourceRequirements{
+			Requests: jobProxyInstallResources(),
+			Limits:   jobProxyInstallResources(),
+		},
+		VolumeMounts: []corev1.VolumeMount{{Name: JobProxyVolume, MountPath: JobProxyDir}},
+		SecurityContext: &corev1.SecurityContext{
+			RunAsNonRoot:             ptr.To(true),
+			RunAsUser:                ptr.To[int64](65532),
+			RunAsGroup:               ptr.To[int64](65532),
+			ReadOnlyRootFilesystem:   ptr.To(true),
+			AllowPrivilegeEscalation: ptr.To(false),
+			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+			SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+		},
+	}
+}
+
+// plan decides what to do with a pod; see the type's comment.
+func (p *JobProxyPolicy) plan(req Request, pod *corev1.Pod) jobProxyPlan {
+	switch {
+	case pod == nil:
+		return jobProxyPlan{}
+	case req.SubResource != "", req.Operation != "" && req.Operation != "CREATE":
+		return jobProxyPlan{} // "" is a CREATE (review, tests)
+	case !isJobPod(pod):
+		return jobProxyPlan{}
+	}
+	for _, c := range pod.Spec.InitContainers {
+		if c.Name == IstioProxyContainer && c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
+			return jobProxyPlan{} // a native sidecar: the kubelet starts it first and stops it
+		}
+	}
+	injected := containerIndex(pod.Spec.Containers, IstioProxyContainer) >= 0
+	if !injected && !getsSidecar(req.NamespaceLabels, pod) {
+		return jobProxyPlan{}
+	}
+	nativeAnnotation, annotated := pod.Annotations[IstioNativeSidecarAnnotation]
+	if !injected && nativeAnnotation == "true" {
+		return jobProxyPlan{} // Istio will inject a native sidecar
+	}
+	// The annotation works only before Istio's injector runs, and never
+	// against the pod's own "false".
+	canAnnotate := !injected && !annotated
+	if p.cfg.native() && canAnnotate {
+		return jobProxyPlan{native: fmt.Sprintf("annotate the pod %s: \"true\" so istio-proxy starts first and stops last", IstioNativeSidecarAnnotation)}
+	}
+
+	var plan jobProxyPlan
+	var commandless []int
+	for i, c := range pod.Spec.Containers {
+		switch {
+		case c.Name == IstioProxyContainer, isWrapped(c):
+		case len(c.Command) == 0:
+			commandless = append(commandless, i)
+		default:
+			plan.wrap = append(plan.wrap, i)
+		}
+	}
+	if len(commandless) == 0 {
+		return plan
+	}
+	first := pod.Spec.Containers[commandless[0]].Name
+	if p.cfg.nativeAllowed() && canAnnotate {
+		return jobProxyPlan{native: fmt.Sprintf("annotate the pod %s: \"true\" (container %q has no command to wrap)", IstioNativeSidecarAnnotation, first)}
+	}
+	// Where Istio injected first, only the tenant can still ask for a native
+	// sidecar: its own annotation, which the injector reads before injecting.
+	or := ""
+	if p.cfg.nativeAllowed() && !annotated {
+		or = fmt.Sprintf(", or annotate the pod %s: \"true\"", IstioNativeSidecarAnnotation)
+	}
+	for _, i := range commandless {
+		c := pod.Spec.Containers[i]
+		field := fmt.Sprintf("spec.containers[%d].command", i)
+		if len(c.Args) > 0 {
+			plan.refuse = append(plan.refuse, Violationf(field,
+				"container %q has args but no command, so it cannot be wrapped to wait for istio-proxy (set command to the image's ENTRYPOINT%s)", c.Name, or))
+		} else {
+			plan.refuse = append(plan.refuse, Violationf(field,
+				"container %q has no command, so it cannot be wrapped to wait for istio-proxy (set command and args to the image's ENTRYPOINT and CMD%s)", c.Name, or))
+		}
+	}
+	return plan
+}
+
+// isJobPod says whether a Job created the pod: its controller is a batch/v1
+// Job, or it has the label the Job controller sets.
+func isJobPod(pod *corev1.Pod) bool {
+	if _, ok := pod.Labels[batchv1.JobNameLabel]; ok {
+		return true
+	}
+	for _, o := range pod.OwnerReferences {
+		if o.Controller != nil && *o.Controller && o.APIVersion == "batch/v1" && o.Kind == "Job" {
+			return true
+		}
+	}
+	return false
+}
+
+// getsSidecar says whether Istio's injector will add istio-proxy to a pod
+// that has none yet, from the pod's and its namespace's labels.
+func getsSidecar(namespaceLabels map[string]string, pod *corev1.Pod) bool {
+	if pod.Spec.HostNetwork {
+		return false // Istio never injects host-network pods
+	}
+	inject, ok := pod.Labels[IstioInjectLabel]
+	if !ok {
+		inject, ok = pod.Annotations[IstioInjectLabel]
+	}
+	if ok && inject == "false" {
+		return false
+	}
+	if namespaceLabels[IstioInjectionLabel] == "disabled" {
+		return false
+	}
+	return (ok && inject == "true") ||
+		pod.Labels[IstioRevisionLabel] != "" ||
+		namespaceLabels[IstioRevisionLabel] != "" ||
+		namespaceLabels[IstioInjectionLabel] == "enabled"
+}
+
+// isWrapped says whether job-proxy already wrapped a container.
+func isWrapped(c corev1.Container) bool {
+	return len(c.Command) >= 2 && c.Command[0] == JobProxyWrapperPath && c.Command[1] == "wrap"
+}
+
+func containerIndex(containers []corev1.Container, name string) int {
+	for i, c := range containers {
+		if c.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+func hasVolume(volumes []corev1.Volume, name string) bool {
+	for _, v := range volumes {
+		if v.Name == name {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,91 @@
+package config
+
+import (
+	"context"
+	"fmt"
+
+	istionetworkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/flux-infra/platform-webhook/policies"
+	"github.com/flux-infra/platform-webhook/webhook"
+)
+
+// Watches wires the set's look-ups beyond namespace labels to informers the
+// server starts, and returns them: for gateway-hosts, unless it is off, the
+// Gateways and VirtualServices of the cluster in one index. With the policy
+// off the webhook neither reads nor needs Istio's resources.
+func (c *Config) Watches(s Set) []webhook.Watch {
+	if c.ModeOf(policies.GatewayHosts) == webhook.Off {
+		return nil
+	}
+	idx := policies.NewGatewayIndex()
+	s.UseGateways(idx)
+	return []webhook.Watch{GatewayWatch(idx)}
+}
+
+// UseGateways makes the VirtualService and Gateway chains look Gateways up in
+// idx (the server's informer-fed index, or review's --context). Call it
+// before Endpoints, which copies the chains.
+func (s Set) UseGateways(idx *policies.GatewayIndex) {
+	lookup := func(req *policies.Request) { req.Gateways = idx }
+	s.VirtualServices.Lookups = lookup
+	s.Gateways.Lookups = lookup
+}
+
+// GatewayWatch keeps idx up to date from informers on Gateways and
+// VirtualServices, networking.istio.io/v1: the apiserver serves v1beta1 and
+// v1alpha3 from the same stored objects, so watching v1 sees them all. It is
+// synced once both informers' handlers have seen the initial list; from then
+// on a request is answered from the index, never from the API.
+func GatewayWatch(idx *policies.GatewayIndex) webhook.Watch {
+	return func(ctx context.Context, c cache.Cache) (func() bool, error) {
+		gateways, err := watch(ctx, c, &istionetworkingv1.Gateway{},
+			func(gw *istionetworkingv1.Gateway) { idx.SetGateway(gw) },
+			func(gw *istionetworkingv1.Gateway) { idx.DeleteGateway(gw.Namespace, gw.Name) })
+		if err != nil {
+			return nil, fmt.Errorf("gateway informer: %w", err)
+		}
+		virtualServices, err := watch(ctx, c, &istionetworkingv1.VirtualService{},
+			func(vs *istionetworkingv1.VirtualService) { idx.SetVirtualService(vs) },
+			func(vs *istionetworkingv1.VirtualService) { idx.DeleteVirtualService(vs.Namespace, vs.Name) })
+		if err != nil {
+			return nil, fmt.Errorf("virtualservice informer: %w", err)
+		}
+		return func() bool { return gateways.HasSynced() && virtualServices.HasSynced() }, nil
+	}
+}
+
+// watch registers set (add, update) and remove on the cache's informer for
+// T's kind. The informer starts with the manager.
+func watch[T interface {
+	client.Object
+	*istionetworkingv1.Gateway | *istionetworkingv1.VirtualService
+}](ctx context.Context, c cache.Cache, obj T, set, remove func(T)) (toolscache.ResourceEventHandlerRegistration, error) {
+	informer, err := c.GetInformer(ctx, obj, cache.BlockUntilSynced(false))
+	if err != nil {
+		return nil, err
+	}
+	return informer.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc: func(o any) {
+			if t, ok := o.(T); ok {
+				set(t)
+			}
+		},
+		UpdateFunc: func(_, o any) {
+			if t, ok := o.(T); ok {
+				set(t)
+			}
+		},
+		DeleteFunc: func(o any) {
+			if tomb, ok := o.(toolscache.DeletedFinalStateUnknown); ok {
+				o = tomb.Obj
+			}
+			if t, ok := o.(T); ok {
+				remove(t)
+			}
+		},
+	})
+}
