@@ -1,10 +1,12 @@
 package policies
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
+	"github.com/distribution/reference"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -71,10 +73,31 @@ func (p *ImageRegistryPolicy) checkImage(field, name, image string) (Violation, 
 	}
 	named, err := parseImage(image)
 	if err != nil {
-		return Violationf(field, "container %q uses %q which is not a valid image reference", name, image), true
+		return Violationf(field, "container %q uses %q which is not a valid image reference (%s)", name, image, referenceProblem(image, err)), true
 	}
 	if p.cfg.imageLeftAlone(imageHost(named)) {
 		return Violation{}, false
 	}
 	return Violationf(field, "container %q uses %q which is not in the mirror (%s)", name, image, p.allowed), true
+}
+
+// referenceProblem says, in the tenant's words, what is wrong with an image
+// reference the parser refused, or what a valid one looks like.
+func referenceProblem(image string, err error) string {
+	switch {
+	case image == "":
+		return "the image is empty"
+	case errors.Is(err, reference.ErrNameContainsUppercase) || parsesInLowerCase(image):
+		return "repository names are lower case"
+	case errors.Is(err, reference.ErrDigestInvalidFormat):
+		return "a digest is sha256: and 64 hex digits"
+	case errors.Is(err, reference.ErrNameTooLong):
+		return "the name is longer than 255 characters"
+	}
+	return "expected [registry[:port]/]repository[:tag][@digest]"
+}
+
+func parsesInLowerCase(image string) bool {
+	_, err := reference.ParseNormalizedNamed(strings.ToLower(image))
+	return err == nil
 }

@@ -86,9 +86,9 @@ func TestImageRegistryValidate(t *testing.T) {
 			req:  Request{Operation: "CREATE", Namespace: "tenant-a"},
 			spec: corev1.PodSpec{Containers: containers("Bad::Image", "Nginx:1.27", "")},
 			want: []string{
-				`spec.containers[0].image: container "app" uses "Bad::Image" which is not a valid image reference`,
-				`spec.containers[1].image: container "metrics" uses "Nginx:1.27" which is not a valid image reference`,
-				`spec.containers[2].image: container "proxy" uses "" which is not a valid image reference`,
+				`spec.containers[0].image: container "app" uses "Bad::Image" which is not a valid image reference (expected [registry[:port]/]repository[:tag][@digest])`,
+				`spec.containers[1].image: container "metrics" uses "Nginx:1.27" which is not a valid image reference (repository names are lower case)`,
+				`spec.containers[2].image: container "proxy" uses "" which is not a valid image reference (the image is empty)`,
 			},
 		},
 		{

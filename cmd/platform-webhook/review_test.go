@@ -305,7 +305,7 @@ spec:
 		if code != 1 {
 			t.Errorf("exit %d, want 1; stderr:\n%s", code, stderr)
 		}
-		want := "Denied: Pod default/typo (" + denied + ":10): [image-registry] spec.containers[0].image: container \"shell\" uses \"Busybox:1.36\" which is not a valid image reference\n"
+		want := "Denied: Pod default/typo (" + denied + ":10): [image-registry] spec.containers[0].image: container \"shell\" uses \"Busybox:1.36\" which is not a valid image reference (repository names are lower case)\n"
 		if stderr != want {
 			t.Errorf("stderr =\n%s\nwant\n%s", stderr, want)
 		}
@@ -486,7 +486,7 @@ spec:
 		{"Pod", "default", "no-namespace", true, "", []string{}},
 		{"ConfigMap", "team", "settings", true, "", []string{}},
 		{"Pod", "team", "already-mirrored", true, "", []string{}},
-		{"Pod", "team", "typo", false, `[image-registry] spec.containers[0].image: container "shell" uses "Busybox:1.36" which is not a valid image reference`, []string{}},
+		{"Pod", "team", "typo", false, `[image-registry] spec.containers[0].image: container "shell" uses "Busybox:1.36" which is not a valid image reference (repository names are lower case)`, []string{}},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("entries =\n%+v\nwant\n%+v", got, want)
@@ -822,7 +822,7 @@ spec:
 		if e["allowed"] != true || e["message"] != "" {
 			t.Errorf("allowed=%v message=%q", e["allowed"], e["message"])
 		}
-		want := []string{`[image-registry] would deny: spec.containers[0].image: container "shell" uses "Busybox:1.36" which is not a valid image reference`}
+		want := []string{`[image-registry] would deny: spec.containers[0].image: container "shell" uses "Busybox:1.36" which is not a valid image reference (repository names are lower case)`}
 		if got := strs(e["warnings"]); !slices.Equal(got, want) {
 			t.Errorf("warnings = %q, want %q", got, want)
 		}
@@ -832,7 +832,7 @@ spec:
 		if code != 0 {
 			t.Errorf("exit %d, want 0", code)
 		}
-		want := "Warning: Pod tenant-a/debug (" + typo + `:1): [image-registry] would deny: spec.containers[0].image: container "shell" uses "Busybox:1.36" which is not a valid image reference` + "\n"
+		want := "Warning: Pod tenant-a/debug (" + typo + `:1): [image-registry] would deny: spec.containers[0].image: container "shell" uses "Busybox:1.36" which is not a valid image reference (repository names are lower case)` + "\n"
 		if stderr != want {
 			t.Errorf("stderr = %q\nwant     %q", stderr, want)
 		}
@@ -898,7 +898,7 @@ func TestReviewYAMLOutput(t *testing.T) {
 	}
 	wantStderr := `Warning: Pod tenant-x/api (<stdin>:8): [image-rewrite] would rewrite "bitnami/redis:7.2" to "` + mirror + `/docker.io/bitnami/redis:7.2"
 Warning: Pod tenant-x/api (<stdin>:8): [image-registry] would deny: spec.containers[0].image: container "api" uses "bitnami/redis:7.2" which is not in the mirror (allowed: images under "` + mirror + `/")
-Denied: Pod tenant-y/debug (<stdin>:19): [image-registry] spec.containers[0].image: container "shell" uses "Busybox:1.36" which is not a valid image reference
+Denied: Pod tenant-y/debug (<stdin>:19): [image-registry] spec.containers[0].image: container "shell" uses "Busybox:1.36" which is not a valid image reference (repository names are lower case)
 `
 	if stderr != wantStderr {
 		t.Errorf("stderr =\n%s\nwant\n%s", stderr, wantStderr)
@@ -1045,7 +1045,7 @@ func TestReviewExamples(t *testing.T) {
 	}
 	inputs := parseYAML(t, texts...)
 	const exporter = "quay.io/prometheus/nginx-exporter@sha256:3a8ba4d5f4f5e1e4f0b7d1c6a2b9e8f7a6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1"
-	typoDenial := `[image-registry] spec.containers[0].image: container "shell" uses "Busybox:1.36" which is not a valid image reference`
+	typoDenial := `[image-registry] spec.containers[0].image: container "shell" uses "Busybox:1.36" which is not a valid image reference (repository names are lower case)`
 	// examples/flux/tenants/team-a/redis.yaml: a tenant release copied from an infra one.
 	redisDenial := `[flux-placement] spec.chart.spec.sourceRef.namespace: must be unset or "team-a", the namespace of the release (found "flux-system"); ` +
 		`[flux-placement] spec.serviceAccountName: must be a service account of namespace "team-a", not a Flux controller's (found "helm-controller")`

@@ -92,7 +92,7 @@ Warning: [image-registry] would deny: spec.containers[0].image: container "web" 
 func TestImageRegistryDenial(t *testing.T) {
 	namespace(t, "e2e-deny", nil)
 	_, errOut, err := cluster.Kubectl(podManifest("e2e-deny", "shell", "Busybox:1.36"), "apply", "-f", "-")
-	want := `Error from server (Forbidden): error when creating "STDIN": admission webhook "image-registry.flux-infra.io" denied the request: [image-registry] spec.containers[0].image: container "shell" uses "Busybox:1.36" which is not a valid image reference` + "\n"
+	want := `Error from server (Forbidden): error when creating "STDIN": admission webhook "image-registry.flux-infra.io" denied the request: [image-registry] spec.containers[0].image: container "shell" uses "Busybox:1.36" which is not a valid image reference (repository names are lower case)` + "\n"
 	if err == nil || errOut != want {
 		t.Fatalf("kubectl apply: err %v\nstderr: %s\nwant:   %s", err, errOut, want)
 	}
