@@ -13,8 +13,33 @@ import (
 	"syscall"
 	"time"
 
+	"sigs.k8s.io/yaml"
+
 	"github.com/flux-infra/platform-webhook/test/e2e/harness"
+	"github.com/flux-infra/platform-webhook/webhook/review"
 )
+
+// namespacesOf returns the Namespaces among the manifests under dir, and
+// flux-system (which Flux's bootstrap creates), as one YAML stream.
+func namespacesOf(dir string) (string, error) {
+	docs, _, err := review.Read([]string{dir}, nil)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	b.WriteString("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: flux-system\n")
+	for _, d := range docs {
+		if d.Object.GetAPIVersion() == "v1" && d.Object.GetKind() == "Namespace" {
+			y, err := yaml.Marshal(d.Object.Object)
+			if err != nil {
+				return "", err
+			}
+			b.WriteString("---\n")
+			b.Write(y)
+		}
+	}
+	return b.String(), nil
+}
 
 func main() {
 	if err := run(); err != nil {
@@ -47,12 +72,20 @@ func run() error {
 		out, errOut, _ := c.Kubectl("", args...)
 		fmt.Print(errOut, out)
 	}
-	step("apply", "-f", filepath.Join(examples, "namespaces.yaml"))
-	// The webhook reads namespace labels from its informer cache.
+	// Namespaces first, as Flux applies them: the webhook reads their labels
+	// from its informer cache, a moment after they are written.
+	namespaces, err := namespacesOf(examples)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("\n$ kubectl apply -f - # the %d Namespaces of examples/, and flux-system\n", strings.Count(namespaces, "kind: Namespace"))
+	out, errOut, _ := c.Kubectl(namespaces, "apply", "-f", "-")
+	fmt.Print(errOut, out)
 	time.Sleep(time.Second)
-	step("apply", "-f", examples)
+	step("apply", "-R", "-f", examples)
 	step("get", "pods", "-A", "-o", `custom-columns=NAMESPACE:.metadata.namespace,POD:.metadata.name,IMAGES:.spec.containers[*].image`)
-	fmt.Println("\n(Deployments and CronJobs are stored as written: the server patches pods, never workloads, so Flux sees no drift.")
+	step("get", "virtualservices,gateways,helmreleases,kustomizations", "-A")
+	fmt.Println("\n(Deployments, Jobs and CronJobs are stored as written: the server patches pods, never workloads, so Flux sees no drift.")
 	fmt.Println(" This control plane has no controller-manager, so they create no pods here; `platform-webhook review examples/` previews them.)")
 	return nil
 }
