@@ -157,7 +157,6 @@ func (c *Chain[T]) Mutate(ctx context.Context, req policies.Request, obj T) Deci
 // mode but off.
 func (c *Chain[T]) Validate(ctx context.Context, req policies.Request, obj T) Decision {
 	var d Decision
-	log := logf.FromContext(ctx)
 	if c.Lookups != nil {
 		c.Lookups(&req)
 	}
@@ -175,22 +174,8 @@ func (c *Chain[T]) Validate(ctx context.Context, req policies.Request, obj T) De
 		}
 		violations := v.Validate(req, obj)
 		c.Metrics.count(name, mode, len(violations) > 0, "deny")
-		if len(violations) == 0 {
-			continue
-		}
-		switch mode {
-		case Enforce:
-			for _, vi := range violations {
-				d.Denials = append(d.Denials, "["+name+"] "+vi.String())
-			}
-			log.Info("denied", "policy", name, "mode", mode, "decision", "deny", "violations", len(violations))
-		case Audit:
-			findings := make([]string, len(violations))
-			for i, vi := range violations {
-				findings[i] = "would deny: " + vi.String()
-			}
-			d.audit(name, findings)
-			log.Info("audit finding", "policy", name, "mode", mode, "decision", "deny", "violations", len(violations))
+		if len(violations) > 0 {
+			d.deny(ctx, name, mode, violations)
 		}
 	}
 	return d
