@@ -290,8 +290,10 @@ func TestWrapDeadline(t *testing.T) {
 		p := newFakeProxy(t, -1)
 		start := time.Now()
 		code, stdout, stderr := runWrap(t, p, []string{"--timeout=1s"}, "exit", "0")
-		if elapsed := time.Since(start); elapsed < time.Second || elapsed > 5*time.Second {
-			t.Errorf("took %s, want about the 1s timeout", elapsed)
+		// Only the lower bound is checked: the wrapper must wait out the
+		// timeout; how much longer a loaded machine takes is not its doing.
+		if elapsed := time.Since(start); elapsed < time.Second {
+			t.Errorf("gave up after %s, before the 1s timeout", elapsed)
 		}
 		want := `[job-proxy] istio-proxy was not ready after 1s (GET http://localhost:` + port(p.status) +
 			`/healthz/ready: status 503 Service Unavailable); "` + self(t) + `" was not started` + "\n"
