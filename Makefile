@@ -5,7 +5,11 @@ BIN := bin/platform-webhook
 # The release build flags; the Dockerfile uses the same.
 GOBUILD := CGO_ENABLED=0 go build -trimpath -ldflags "-s -w"
 
-.PHONY: help build test test-unit test-e2e controlplane demo fuzz lint image
+.PHONY: help build test test-unit test-e2e controlplane demo fuzz fuzz-short lint image bench bench-smoke
+
+# How long `make fuzz` runs each fuzz target; `make test` runs each for FUZZTIME_SHORT.
+FUZZTIME ?= 1m
+FUZZTIME_SHORT ?= 2s
 
 help: ## List the targets.
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
@@ -15,8 +19,29 @@ build: ## Build the static binary into bin/ (same flags as the Dockerfile).
 
 test: lint build test-unit test-e2e ## Everything CI runs: lint, build, unit and end-to-end tests.
 
-test-unit: ## Unit, handler, review and config tests (fast, no control plane).
+test-unit: ## Unit, handler, review and config tests (fast, no control plane), then each fuzz target briefly.
 	go test -count=1 ./...
+	@$(MAKE) --no-print-directory bench-smoke
+	@$(MAKE) --no-print-directory fuzz-short
+
+fuzz: ## Run every fuzz target (func Fuzz* in *_test.go) for FUZZTIME each (default 1m); new finds go to the Go cache (go env GOCACHE)/fuzz.
+	@for file in $$(grep -rl --include='*_test.go' --exclude-dir=.git '^func Fuzz' . | sort); do \
+	  for name in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' "$$file"); do \
+	    echo "go test -run='^$$' -fuzz='^$$name$$' -fuzztime=$(FUZZTIME) ./$$(dirname "$${file#./}")"; \
+	    go test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) "./$$(dirname "$${file#./}")" 2>&1 | grep -v '^fuzz: elapsed' || exit 1; \
+	  done; \
+	done
+
+fuzz-short: ## Run every fuzz target for FUZZTIME_SHORT each (2s; part of test-unit).
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME_SHORT)
+
+bench: controlplane ## Benchmark latency, throughput and memory against a bare baseline; prints the report (about 5 minutes, BENCHMARKS.md).
+	KUBEBUILDER_ASSETS="$$(test/tools/controlplane.sh)" PLATFORM_WEBHOOK_CRDS="$$(test/tools/controlplane.sh crds)" \
+	  go run ./test/bench $(BENCH_FLAGS)
+
+bench-smoke: ## Run every Go benchmark once (they must keep working; part of test-unit; no figures).
+	@echo "go test -count=1 -run '^$$' -bench . -benchtime 1x ./..."
+	@out=$$(go test -count=1 -run '^$$' -bench . -benchtime 1x ./... 2>&1) || { echo "$$out"; exit 1; }
 
 controlplane: ## Build etcd, kube-apiserver, kubectl and the CRDs once into the cache (5-7 minutes the first time).
 	@test/tools/controlplane.sh >/dev/null

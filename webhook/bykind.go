@@ -19,6 +19,9 @@ type ByKind map[schema.GroupKind]admission.Handler
 // Handle implements admission.Handler. A kind without a handler is a
 // misconfigured webhook rule: answered 400, never allowed silently.
 func (b ByKind) Handle(ctx context.Context, req admission.Request) admission.Response {
+	if resp, bad := badRequest(req); bad {
+		return resp
+	}
 	if h, ok := b[schema.GroupKind{Group: req.Kind.Group, Kind: req.Kind.Kind}]; ok {
 		return h.Handle(ctx, req)
 	}

@@ -22,6 +22,7 @@ func named(name string) admission.Handler {
 
 func kindRequest(group, version, kind string) admission.Request {
 	return admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{
+		UID: "b7c2d3e4-0000-4000-8000-00000000000c", Operation: admissionv1.Create,
 		Kind: metav1.GroupVersionKind{Group: group, Version: version, Kind: kind},
 	}}
 }

@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"sync/atomic"
 
 	"gomodules.xyz/jsonpatch/v2"
 	admissionv1 "k8s.io/api/admission/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
@@ -30,6 +32,8 @@ type Handler[T interface {
 	New        func() T
 	Decoder    admission.Decoder
 	Namespaces NamespaceLabels
+
+	decoded atomic.Pointer[schema.GroupVersionKind] // see decode
 }
 
 // Handle implements admission.Handler.
@@ -37,13 +41,19 @@ func (h *Handler[T]) Handle(ctx context.Context, req admission.Request) admissio
 	log := logf.FromContext(ctx).WithValues("uid", req.UID, "namespace", req.Namespace, "name", req.Name)
 	ctx = logf.IntoContext(ctx, log)
 
+	if resp, bad := badRequest(req); bad {
+		return resp
+	}
 	switch req.Operation {
 	case admissionv1.Create, admissionv1.Update:
 	default:
 		return admission.Allowed("operation " + string(req.Operation) + " is not checked")
 	}
-	obj := h.New()
-	if err := h.Decoder.Decode(req, obj); err != nil {
+	if !reviewedSubResource(req.SubResource) {
+		return admission.Allowed("subresource " + req.SubResource + " is not checked")
+	}
+	obj, err := h.decode(req)
+	if err != nil {
 		log.V(1).Info("undecodable object", "error", err.Error())
 		return admission.Errored(http.StatusBadRequest, errors.New("the object could not be decoded as "+req.Kind.Kind))
 	}
@@ -101,5 +111,5 @@ func Patch(before []byte, after any) ([]jsonpatch.JsonPatchOperation, error) {
 	if err != nil {
 		return nil, err
 	}
-	return jsonpatch.CreatePatch(before, a)
+	return jsonpatch.CreatePatch(pruneEqual(before, a)) // see patch.go: same patch, a fraction of the work
 }

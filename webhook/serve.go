@@ -6,9 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -47,6 +47,7 @@ const (
 // server, a namespace informer for look-ups, health and metrics.
 type Server struct {
 	mgr manager.Manager
+	ctx atomic.Pointer[context.Context] // Start's; done once shutdown begins
 }
 
 // Watch sets up an informer on the manager's cache for a look-up policies
@@ -128,21 +129,23 @@ func NewServer(ctx context.Context, cfg *rest.Config, scheme *runtime.Scheme, op
 	if err := mgr.AddReadyzCheck("webhook", hooks.StartedChecker()); err != nil {
 		return nil, err
 	}
-	if err := mgr.AddReadyzCheck("caches", func(*http.Request) error {
-		for _, ok := range synced {
-			if !ok() {
-				return errors.New("informer caches not synced")
-			}
-		}
-		return nil
-	}); err != nil {
+	if err := mgr.AddReadyzCheck("caches", cachesSynced(synced)); err != nil {
 		return nil, err
 	}
-	return &Server{mgr: mgr}, nil
+	s := &Server{mgr: mgr}
+	if err := mgr.AddReadyzCheck("shutdown", s.notStopping); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
-// Start serves until ctx is done, then shuts down gracefully.
-func (s *Server) Start(ctx context.Context) error { return s.mgr.Start(ctx) }
+// Start serves until ctx is done, then shuts down gracefully: readiness
+// fails at once (notStopping), the webhook server stops accepting, closes
+// idle keep-alive connections and finishes the requests in flight.
+func (s *Server) Start(ctx context.Context) error {
+	s.ctx.Store(&ctx)
+	return s.mgr.Start(ctx)
+}
 
 func namespaceMeta() *metav1.PartialObjectMetadata {
 	ns := &metav1.PartialObjectMetadata{}
