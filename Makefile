@@ -37,7 +37,7 @@ fuzz-short: ## Run every fuzz target for FUZZTIME_SHORT each (2s; part of test-u
 
 bench: controlplane ## Benchmark latency, throughput and memory against a bare baseline; prints the report (about 5 minutes, BENCHMARKS.md).
 	KUBEBUILDER_ASSETS="$$(test/tools/controlplane.sh)" PLATFORM_WEBHOOK_CRDS="$$(test/tools/controlplane.sh crds)" \
-	  go run ./test/bench $(BENCH_FLAGS)
+	  CGO_ENABLED=0 go run ./test/bench $(BENCH_FLAGS)
 
 bench-smoke: ## Run every Go benchmark once (they must keep working; part of test-unit; no figures).
 	@echo "go test -count=1 -run '^$$' -bench . -benchtime 1x ./..."

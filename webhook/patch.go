@@ -48,7 +48,7 @@ func index(b []byte) (doc, bool) {
 	if len(b) > 1<<30 {
 		return doc{}, false
 	}
-	n := len(b)/24 + 8 // about one object or array in 24 bytes of a pod
+	n := len(b)/40 + 8 // a pod has about one object or array in 50 bytes
 	d := doc{b: b, opens: make([]int32, 0, n), ends: make([]int32, 0, n)}
 	open := make([]int, 0, 32) // indexes into d.opens of the values not closed yet
 	for j := 0; j < len(b); {

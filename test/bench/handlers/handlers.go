@@ -38,18 +38,17 @@ func Ours(cfg *config.Config, metrics *webhook.Metrics, gatewayHosts int) (map[s
 		idx.SetGateway(gw)
 	}
 	set.UseGateways(idx)
-	return set.Endpoints(admission.NewDecoder(scheme), NamespaceLabels), nil
+	return set.Endpoints(admission.NewDecoder(scheme), NamespaceLabels()), nil
 }
 
 // NamespaceLabels looks namespaces up in corpus.Namespaces, as the server's
 // informer cache would.
-func NamespaceLabels(_ context.Context, name string) (map[string]string, error) {
+func NamespaceLabels() webhook.NamespaceLabels {
+	labels := map[string]map[string]string{}
 	for _, ns := range corpus.Namespaces() {
-		if ns.Name == name {
-			return ns.Labels, nil
-		}
+		labels[ns.Name] = ns.Labels
 	}
-	return nil, nil
+	return func(_ context.Context, name string) (map[string]string, error) { return labels[name], nil }
 }
 
 // Baseline returns, for every path in paths, a handler that decodes the
