@@ -242,4 +242,10 @@ func TestProcessFigures(t *testing.T) {
 	if cpu, err := CPUTime(os.Getpid()); err != nil || cpu <= 0 {
 		t.Errorf("CPUTime = %v, %v", cpu, err)
 	}
+	if busy := cpuBusy(0); busy <= 0 {
+		t.Errorf("cpuBusy(0) = %v", busy)
+	}
+	if busy := cpuBusy(-1); busy != 0 {
+		t.Errorf("cpuBusy(-1) = %v", busy)
+	}
 }

@@ -204,6 +204,7 @@ func loadPhase(o options, rep *Report, cluster *harness.Cluster, work, ours, bas
 	time.Sleep(2 * time.Second) // let start-up garbage settle before the idle RSS
 	runs := []*ServerRun{{Server: baseSrv, Baseline: true}, {Server: oursSrv}}
 	for _, r := range runs {
+		r.CPU, r.Pinned = cpu, []int{baseSrv.Pid(), oursSrv.Pid()}
 		if r.IdleRSS, _, err = Memory(r.Server.Pid()); err != nil {
 			return err
 		}
@@ -354,17 +355,33 @@ func waitForHosts(s *Server, c *Client, timeout time.Duration) error {
 
 // measure runs one load step with the server's CPU time, its largest RSS
 // and the load generator's own CPU time around it.
+// The other processes' share of the servers' CPU is the CPU's busy time
+// less the servers' own.
 func measure(r *ServerRun, step func() Result) Measured {
 	pid := r.Server.Pid()
 	cpu0, _ := CPUTime(pid)
 	self0 := selfCPU()
+	pinned0, busy0 := pinnedCPU(r.Pinned), cpuBusy(r.CPU)
 	s := sampleRSS(pid, 50*time.Millisecond)
 	res := step()
 	m := Measured{Result: res, MaxRSS: s.Stop()}
 	cpu1, _ := CPUTime(pid)
 	m.ServerCPU = cpu1 - cpu0
 	m.ClientCPU = selfCPU() - self0
+	if r.CPU >= 0 {
+		m.OtherCPU = max(0, (cpuBusy(r.CPU)-busy0)-(pinnedCPU(r.Pinned)-pinned0))
+	}
 	return m
+}
+
+// pinnedCPU is the CPU time the processes used so far, together.
+func pinnedCPU(pids []int) time.Duration {
+	var sum time.Duration
+	for _, pid := range pids {
+		d, _ := CPUTime(pid)
+		sum += d
+	}
+	return sum
 }
 
 func selfCPU() time.Duration {

@@ -166,6 +166,39 @@ func CPUTime(pid int) (time.Duration, error) {
 	return time.Duration(ticks) * time.Second / clockTicks, nil
 }
 
+// cpuBusy is the time CPU cpu spent on anything but idling (/proc/stat);
+// 0 when cpu < 0 or unknown.
+func cpuBusy(cpu int) time.Duration {
+	if cpu < 0 {
+		return 0
+	}
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	prefix := "cpu" + strconv.Itoa(cpu) + " "
+	for line := range strings.SplitSeq(string(b), "\n") {
+		rest, ok := strings.CutPrefix(line, prefix)
+		if !ok {
+			continue
+		}
+		// user nice system idle iowait irq softirq steal guest guest_nice;
+		// guest time is already in user.
+		var busy uint64
+		for i, f := range strings.Fields(rest) {
+			n, err := strconv.ParseUint(f, 10, 64)
+			if err != nil || i >= 8 {
+				break
+			}
+			if i != 3 && i != 4 {
+				busy += n
+			}
+		}
+		return time.Duration(busy) * time.Second / clockTicks
+	}
+	return 0
+}
+
 // sampler records the largest VmRSS of a process while it runs.
 type sampler struct {
 	stop chan struct{}
