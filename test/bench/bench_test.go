@@ -249,3 +249,18 @@ func TestProcessFigures(t *testing.T) {
 		t.Errorf("cpuBusy(-1) = %v", busy)
 	}
 }
+
+func TestDur(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		0:                        "0",
+		549 * time.Nanosecond:    "549 ns",
+		2345 * time.Nanosecond:   "2.35 µs",
+		626049 * time.Nanosecond: "626 µs",
+		20300 * time.Microsecond: "20.3 ms",
+		2400 * time.Millisecond:  "2.4 s",
+	} {
+		if got := dur(d); got != want {
+			t.Errorf("dur(%v) = %q, want %q", d, got, want)
+		}
+	}
+}

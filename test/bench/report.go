@@ -397,11 +397,15 @@ func met(ok bool) string {
 
 func ns(f float64) time.Duration { return time.Duration(f) }
 
-// dur prints a duration with three significant figures in µs, ms or s.
+// dur prints a duration in ns, µs, ms or s, with about three significant figures.
 func dur(d time.Duration) string {
 	switch {
 	case d <= 0:
 		return "0"
+	case d < time.Microsecond:
+		return fmt.Sprintf("%d ns", d.Nanoseconds())
+	case d < 10*time.Microsecond:
+		return fmt.Sprintf("%.2f µs", float64(d)/float64(time.Microsecond))
 	case d < time.Millisecond:
 		return fmt.Sprintf("%.0f µs", float64(d)/float64(time.Microsecond))
 	case d < time.Second:
