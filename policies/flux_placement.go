@@ -30,9 +30,9 @@ import (
 //     spec.sourceRef) are in the object's namespace, or in a namespace of
 //     allowedSourceNamespaces.
 //
-// An object being deleted (metadata.deletionTimestamp set) is not checked:
-// its controller must be able to remove its finalizer, with an UPDATE, from
-// an object that broke a rule, or the object would never go away.
+// Updates: an object being deleted, and violations a metadata-only update
+// leaves as they were, are the webhook's generic update rules
+// (webhook/update.go): its controllers can always remove their finalizers.
 //
 // Violations are sorted by field path.
 type FluxPlacementPolicy struct {
@@ -78,7 +78,7 @@ func (fluxPlacementHelmReleases) Name() string { return FluxPlacement }
 
 // Validate checks a HelmRelease.
 func (v fluxPlacementHelmReleases) Validate(req Request, hr *helmv2.HelmRelease) []Violation {
-	if hr == nil || hr.DeletionTimestamp != nil {
+	if hr == nil {
 		return nil
 	}
 	p := v.p
@@ -118,7 +118,7 @@ func (fluxPlacementKustomizations) Name() string { return FluxPlacement }
 
 // Validate checks a Kustomization.
 func (v fluxPlacementKustomizations) Validate(req Request, ks *kustomizev1.Kustomization) []Violation {
-	if ks == nil || ks.DeletionTimestamp != nil {
+	if ks == nil {
 		return nil
 	}
 	p := v.p

@@ -452,29 +452,3 @@ func TestFluxPlacementRequestNamespace(t *testing.T) {
 	}
 }
 
-// TestFluxPlacementBeingDeleted: an object being deleted is not checked, so
-// its controller can remove its finalizer even though it breaks every rule.
-func TestFluxPlacementBeingDeleted(t *testing.T) {
-	p := NewFluxPlacement(fluxTestConfig())
-	deleted := metav1.Now()
-	meta := metav1.ObjectMeta{Name: "x", Namespace: "team-a", Finalizers: []string{"finalizers.fluxcd.io"}}
-	req := Request{Operation: "UPDATE", Namespace: "team-a", Name: "x"}
-
-	hr := &helmv2.HelmRelease{ObjectMeta: meta, Spec: helmv2.HelmReleaseSpec{TargetNamespace: "kube-system"}}
-	if got := p.HelmReleases().Validate(req, hr); len(got) != 2 {
-		t.Fatalf("HelmRelease not being deleted: %q, want 2 violations", got)
-	}
-	hr.DeletionTimestamp = &deleted
-	if got := p.HelmReleases().Validate(req, hr); got != nil {
-		t.Errorf("HelmRelease being deleted: %q, want none", got)
-	}
-
-	ks := &kustomizev1.Kustomization{ObjectMeta: meta, Spec: kustomizev1.KustomizationSpec{TargetNamespace: "kube-system"}}
-	if got := p.Kustomizations().Validate(req, ks); len(got) != 2 {
-		t.Fatalf("Kustomization not being deleted: %q, want 2 violations", got)
-	}
-	ks.DeletionTimestamp = &deleted
-	if got := p.Kustomizations().Validate(req, ks); got != nil {
-		t.Errorf("Kustomization being deleted: %q, want none", got)
-	}
-}

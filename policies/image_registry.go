@@ -18,6 +18,11 @@ import (
 // Allowed: images whose registry host is the mirror, images of an excluded
 // registry, Istio's "auto" placeholder, and any pod in an excluded namespace.
 // An image that is not a valid reference is denied as such.
+//
+// On an UPDATE (kubectl set image, kubectl debug) only the images the update
+// brings in are judged (see pod_update.go). An image it leaves as it was
+// (admitted in audit mode, or before the webhook) is an existing violation:
+// reported, never denied, so a second kubectl debug works on such a pod.
 type ImageRegistryPolicy struct {
 	cfg ImageConfig
 	// allowed is the "(allowed: ...)" part of every message, computed once.
@@ -44,14 +49,17 @@ func NewImageRegistry(cfg ImageConfig) *ImageRegistryPolicy {
 func (p *ImageRegistryPolicy) Name() string { return ImageRegistry }
 
 // Validate returns a violation for each container whose image is not allowed,
-// in the order initContainers, containers, ephemeralContainers.
+// in the order initContainers, containers, ephemeralContainers; on an UPDATE,
+// those of images the update leaves as they were are marked Existing.
 func (p *ImageRegistryPolicy) Validate(req Request, pod *corev1.Pod) []Violation {
 	if pod == nil || p.cfg.imageNamespaceExcluded(req.Namespace) {
 		return nil
 	}
+	before := imagesBefore(req)
 	var violations []Violation
 	check := func(field, name, image string) {
 		if v, bad := p.checkImage(field, name, image); bad {
+			v.Existing = !before.isNew(name, image)
 			violations = append(violations, v)
 		}
 	}

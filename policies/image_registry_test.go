@@ -167,3 +167,91 @@ func TestImageRegistryAcceptsImageRewrite(t *testing.T) {
 		t.Errorf("after image-rewrite: violations %v, want none", after)
 	}
 }
+
+// On an UPDATE, image-registry judges the images the update brings in; the
+// ones it leaves as they were are existing violations (reported, not denied).
+func TestImageRegistryUpdate(t *testing.T) {
+	const mirror = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+	const allowed = `(allowed: images under "` + mirror + `/", "` + imageTestExcludedRegistry + `/")`
+	pod := func(containers []corev1.Container, ephemeral ...corev1.EphemeralContainer) *corev1.Pod {
+		return &corev1.Pod{Spec: corev1.PodSpec{Containers: containers, EphemeralContainers: ephemeral}}
+	}
+	debug := func(name, image string) corev1.EphemeralContainer {
+		return corev1.EphemeralContainer{EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: name, Image: image}}
+	}
+	auditAdmitted := []corev1.Container{{Name: "app", Image: mirror + "/docker-hub/library/nginx:1.27"}, {Name: "cache", Image: "redis:7.2"}}
+
+	tests := []struct {
+		name     string
+		sub      string
+		old, new *corev1.Pod
+		want     []string // Violation.String(), "existing: " first when marked Existing
+	}{
+		{
+			name: "set image outside the mirror: denied; the untouched unmirrored image is existing",
+			old:  pod(auditAdmitted),
+			new:  pod([]corev1.Container{{Name: "app", Image: "quay.io/evil/miner:1"}, {Name: "cache", Image: "redis:7.2"}}),
+			want: []string{
+				`spec.containers[0].image: container "app" uses "quay.io/evil/miner:1" which is not in the mirror ` + allowed,
+				`existing: spec.containers[1].image: container "cache" uses "redis:7.2" which is not in the mirror ` + allowed,
+			},
+		},
+		{
+			name: "set image into the mirror: only the existing violation",
+			old:  pod(auditAdmitted),
+			new:  pod([]corev1.Container{{Name: "app", Image: mirror + "/docker-hub/library/nginx:1.28"}, {Name: "cache", Image: "redis:7.2"}}),
+			want: []string{`existing: spec.containers[1].image: container "cache" uses "redis:7.2" which is not in the mirror ` + allowed},
+		},
+		{
+			name: "the unmirrored image changed to another unmirrored one: denied",
+			old:  pod(auditAdmitted),
+			new:  pod([]corev1.Container{auditAdmitted[0], {Name: "cache", Image: "redis:7.4"}}),
+			want: []string{`spec.containers[1].image: container "cache" uses "redis:7.4" which is not in the mirror ` + allowed},
+		},
+		{
+			name: "an invalid reference brought in: denied as such",
+			old:  pod(auditAdmitted[:1]),
+			new:  pod([]corev1.Container{{Name: "app", Image: "Nginx:1.27"}}),
+			want: []string{`spec.containers[0].image: container "app" uses "Nginx:1.27" which is not a valid image reference (repository names are lower case)`},
+		},
+		{
+			name: "a container added (or renamed): judged as new",
+			old:  pod(auditAdmitted[:1]),
+			new:  pod([]corev1.Container{auditAdmitted[0], {Name: "sidecar", Image: "redis:7.2"}}),
+			want: []string{`spec.containers[1].image: container "sidecar" uses "redis:7.2" which is not in the mirror ` + allowed},
+		},
+		{
+			name: "second kubectl debug: the new ephemeral container is judged, the first one is existing",
+			sub:  "ephemeralcontainers",
+			old:  pod(auditAdmitted[:1], debug("first", "busybox:1.36")),
+			new:  pod(auditAdmitted[:1], debug("first", "busybox:1.36"), debug("second", "nicolaka/netshoot")),
+			want: []string{
+				`existing: spec.ephemeralContainers[0].image: container "first" uses "busybox:1.36" which is not in the mirror ` + allowed,
+				`spec.ephemeralContainers[1].image: container "second" uses "nicolaka/netshoot" which is not in the mirror ` + allowed,
+			},
+		},
+		{
+			name: "second kubectl debug, mirrored: only the existing violation",
+			sub:  "ephemeralcontainers",
+			old:  pod(auditAdmitted[:1], debug("first", "busybox:1.36")),
+			new:  pod(auditAdmitted[:1], debug("first", "busybox:1.36"), debug("second", mirror+"/docker-hub/nicolaka/netshoot:latest")),
+			want: []string{`existing: spec.ephemeralContainers[0].image: container "first" uses "busybox:1.36" which is not in the mirror ` + allowed},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := Request{Operation: "UPDATE", SubResource: tt.sub, Namespace: "tenant-a", OldObject: tt.old}
+			var got []string
+			for _, v := range NewImageRegistry(imageTestHubConfig()).Validate(req, tt.new) {
+				s := v.String()
+				if v.Existing {
+					s = "existing: " + s
+				}
+				got = append(got, s)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got\n  %q\nwant\n  %q", got, tt.want)
+			}
+		})
+	}
+}

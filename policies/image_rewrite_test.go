@@ -38,21 +38,26 @@ const imageRewriteTestdata = "testdata/image-rewrite"
 // imageRewriteCases is the admission request of each case folder under
 // testdata/image-rewrite; every folder must have an entry and vice versa.
 var imageRewriteCases = map[string]Request{
-	"deployment-pod":       {Operation: "CREATE", Namespace: "tenant-a"},
-	"already-mirrored":     {Operation: "CREATE", Namespace: "tenant-a"},
-	"excluded-namespace":   {Operation: "CREATE", Namespace: "kube-system"},
-	"ephemeral-containers": {Operation: "UPDATE", SubResource: "ephemeralcontainers", Namespace: "tenant-a"},
-	"existing-annotation":  {Operation: "CREATE", Namespace: "tenant-a"},
-	"istio-auto":           {Operation: "CREATE", Namespace: "istio-ingress"},
-	"digest":               {Operation: "CREATE", Namespace: "tenant-b"},
-	"invalid-image":        {Operation: "CREATE", Namespace: "tenant-a"},
-	"excluded-registry":    {Operation: "CREATE", Namespace: "tenant-a"},
-	"pod-update":           {Operation: "UPDATE", Namespace: "tenant-a"},
+	"deployment-pod":         {Operation: "CREATE", Namespace: "tenant-a"},
+	"already-mirrored":       {Operation: "CREATE", Namespace: "tenant-a"},
+	"excluded-namespace":     {Operation: "CREATE", Namespace: "kube-system"},
+	"ephemeral-containers":   {Operation: "UPDATE", SubResource: "ephemeralcontainers", Namespace: "tenant-a"},
+	"existing-annotation":    {Operation: "CREATE", Namespace: "tenant-a"},
+	"istio-auto":             {Operation: "CREATE", Namespace: "istio-ingress"},
+	"digest":                 {Operation: "CREATE", Namespace: "tenant-b"},
+	"invalid-image":          {Operation: "CREATE", Namespace: "tenant-a"},
+	"excluded-registry":      {Operation: "CREATE", Namespace: "tenant-a"},
+	"pod-update-labels-only": {Operation: "UPDATE", Namespace: "tenant-a"},
+	"pod-update-set-image":   {Operation: "UPDATE", Namespace: "tenant-a"},
+	"pod-update-to-mirror":   {Operation: "UPDATE", Namespace: "tenant-a"},
+	"ephemeral-second-debug": {Operation: "UPDATE", SubResource: "ephemeralcontainers", Namespace: "tenant-a"},
 }
 
 // TestImageRewriteGolden runs image-rewrite on each testdata/image-rewrite/<case>/pod.yaml
-// and compares the RFC 6902 patch from the input to the mutated pod with
-// patch.json, and the returned lines with changes.txt.
+// (an UPDATE's old pod in old.yaml beside it) and compares the RFC 6902
+// patch from the input to the mutated pod with patch.json, and the returned
+// lines with changes.txt. A second pass over the result, as the apiserver's
+// reinvocation makes it, must change nothing.
 func TestImageRewriteGolden(t *testing.T) {
 	entries, err := os.ReadDir(imageRewriteTestdata)
 	if err != nil {
@@ -78,6 +83,9 @@ func TestImageRewriteGolden(t *testing.T) {
 			dir := filepath.Join(imageRewriteTestdata, name)
 			req := imageRewriteCases[name]
 			pod := imageReadPod(t, filepath.Join(dir, "pod.yaml"))
+			if req.Operation == "UPDATE" {
+				req.OldObject = imageReadPod(t, filepath.Join(dir, "old.yaml"))
+			}
 			if pod.Namespace != req.Namespace {
 				t.Fatalf("pod.yaml namespace %q, request namespace %q", pod.Namespace, req.Namespace)
 			}
@@ -92,6 +100,11 @@ func TestImageRewriteGolden(t *testing.T) {
 			}
 			imageGolden(t, filepath.Join(dir, "patch.json"), patch)
 			imageGolden(t, filepath.Join(dir, "changes.txt"), []byte(changes))
+
+			again := mutated.DeepCopy()
+			if lines := NewImageRewrite(imageTestHubConfig()).Mutate(req, again); len(lines) > 0 || !reflect.DeepEqual(again, mutated) {
+				t.Errorf("second pass changed %q: %s", lines, imagePatch(t, mutated, again))
+			}
 		})
 	}
 }
@@ -216,8 +229,10 @@ func TestImageRewriteBrokenAnnotation(t *testing.T) {
 }
 
 func TestImageRewriteOtherRequests(t *testing.T) {
+	unchanged := &corev1.Pod{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "nginx:1.25"}}}}
 	for _, req := range []Request{
-		{Operation: "UPDATE", Namespace: "tenant-a"},
+		{Operation: "UPDATE", Namespace: "tenant-a", OldObject: unchanged},
+		{Operation: "UPDATE", SubResource: "ephemeralcontainers", Namespace: "tenant-a", OldObject: unchanged},
 		{Operation: "CREATE", SubResource: "binding", Namespace: "tenant-a"},
 		{Operation: "DELETE", Namespace: "tenant-a"},
 	} {

@@ -8,7 +8,11 @@
 // annotation (audit).
 package policies
 
-import "fmt"
+import (
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/runtime"
+)
 
 // Request is what a policy knows about the admission request besides the
 // object itself. Look-ups (namespace labels) come from informer caches in the
@@ -22,6 +26,25 @@ type Request struct {
 	// Gateways are the cluster's Istio Gateways and the VirtualServices bound
 	// to them (gateway-hosts); nil when no Gateway is known.
 	Gateways *GatewayIndex
+
+	// OldObject is the object before an UPDATE, of the same Go type as the
+	// object under review; nil on CREATE (and in review, where every object
+	// is a CREATE). A policy that judges an update by what it changes (which
+	// images are new) reads it with Old.
+	OldObject runtime.Object
+	// MetadataOnly is set on an UPDATE that changes nothing but metadata
+	// (labels, annotations, finalizers, owner references, managed fields) and
+	// status. The webhook computes it from the request's raw objects, so a
+	// field the Go types do not know counts as a change too. The chain, not
+	// the policies, acts on it: violations the old object had already are
+	// then reported, never denied.
+	MetadataOnly bool
+}
+
+// Old returns req.OldObject as a T, and whether there is one.
+func Old[T any](req Request) (T, bool) {
+	old, ok := req.OldObject.(T)
+	return old, ok
 }
 
 // Violation is one reason a validating policy rejects an object.
@@ -30,6 +53,11 @@ type Violation struct {
 	Field string
 	// Detail says what is wrong and, in parentheses, what would be allowed.
 	Detail string
+	// Existing marks a violation the object had before the update and that
+	// the update leaves as it was (an unmirrored image the update does not
+	// touch). It is reported as "existing violation: ...", never denied: an
+	// update must not be refused for what it did not change.
+	Existing bool
 }
 
 func (v Violation) String() string {

@@ -155,10 +155,16 @@ func (c *Chain[T]) Mutate(ctx context.Context, req policies.Request, obj T) Deci
 // Validate runs the validators on obj. A validator that is a
 // policies.Warner adds its warnings as they are ("[policy] ..."), in every
 // mode but off.
+//
+// Updates are judged by what they change (see updateRules).
 func (c *Chain[T]) Validate(ctx context.Context, req policies.Request, obj T) Decision {
 	var d Decision
 	if c.Lookups != nil {
 		c.Lookups(&req)
+	}
+	if reason, skip := beingDeleted[T](req); skip {
+		logf.FromContext(ctx).V(1).Info("allowed without review: " + reason)
+		return d
 	}
 	for _, v := range c.Validators {
 		name := v.Name()
@@ -172,10 +178,18 @@ func (c *Chain[T]) Validate(ctx context.Context, req policies.Request, obj T) De
 				d.Warnings = append(d.Warnings, "["+name+"] "+warning)
 			}
 		}
-		violations := v.Validate(req, obj)
-		c.Metrics.count(name, mode, len(violations) > 0, "deny")
-		if len(violations) > 0 {
-			d.deny(ctx, name, mode, violations)
+		violations := existingOnMetadataUpdate(req, v, v.Validate(req, obj))
+		denied, existing := splitExisting(violations)
+		decision := "deny"
+		if len(denied) == 0 {
+			decision = "warn"
+		}
+		c.Metrics.count(name, mode, len(violations) > 0, decision)
+		if len(existing) > 0 {
+			d.existing(ctx, name, mode, existing)
+		}
+		if len(denied) > 0 {
+			d.deny(ctx, name, mode, denied)
 		}
 	}
 	return d

@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 	kjson "sigs.k8s.io/json"
 )
@@ -18,14 +19,19 @@ import (
 // object, and any error, goes through the decoder: its answers (and errors)
 // are the decoder's.
 func (h *Handler[T]) decode(req admission.Request) (T, error) {
+	return h.decodeRaw(req.Object.Raw)
+}
+
+// decodeRaw decodes raw (the request's object or old object) as decode does.
+func (h *Handler[T]) decodeRaw(raw []byte) (T, error) {
 	if gvk := h.decoded.Load(); gvk != nil {
 		obj := h.New()
-		if kjson.UnmarshalCaseSensitivePreserveInts(req.Object.Raw, obj) == nil && obj.GetObjectKind().GroupVersionKind() == *gvk {
+		if kjson.UnmarshalCaseSensitivePreserveInts(raw, obj) == nil && obj.GetObjectKind().GroupVersionKind() == *gvk {
 			return obj, nil
 		}
 	}
 	obj := h.New()
-	if err := h.Decoder.Decode(req, obj); err != nil {
+	if err := h.Decoder.DecodeRaw(runtime.RawExtension{Raw: raw}, obj); err != nil {
 		return obj, err
 	}
 	if gvk := obj.GetObjectKind().GroupVersionKind(); gvk.Version != "" && gvk.Kind != "" {

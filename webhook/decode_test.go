@@ -24,6 +24,11 @@ func (d *countingDecoder) Decode(req admission.Request, into runtime.Object) err
 	return d.Decoder.Decode(req, into)
 }
 
+func (d *countingDecoder) DecodeRaw(raw runtime.RawExtension, into runtime.Object) error {
+	d.calls++
+	return d.Decoder.DecodeRaw(raw, into)
+}
+
 func podRequest(raw string) admission.Request {
 	return admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{Object: runtime.RawExtension{Raw: []byte(raw)}}}
 }

@@ -63,6 +63,17 @@ func (h *Handler[T]) Handle(ctx context.Context, req admission.Request) admissio
 		Namespace:   req.Namespace,
 		Name:        req.Name,
 	}
+	if req.Operation == admissionv1.Update && len(req.OldObject.Raw) > 0 {
+		// Updates are judged by what they change (update.go), so the
+		// policies see the object as it was.
+		old, err := h.decodeRaw(req.OldObject.Raw)
+		if err != nil {
+			log.V(1).Info("undecodable old object", "error", err.Error())
+			return admission.Errored(http.StatusBadRequest, errors.New("the old object could not be decoded as "+req.Kind.Kind))
+		}
+		preq.OldObject = old
+		preq.MetadataOnly = MetadataOnly(req.OldObject.Raw, req.Object.Raw)
+	}
 	if h.Namespaces != nil && req.Namespace != "" {
 		labels, err := h.Namespaces(ctx, req.Namespace)
 		if err != nil {

@@ -12,7 +12,7 @@ type Metrics struct {
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "platform_webhook_decisions_total",
-		Help: "Policy decisions by policy, mode (enforce, audit) and decision (allow, mutate, deny). In audit mode the decision is what enforce would have done.",
+		Help: "Policy decisions by policy, mode (enforce, audit) and decision (allow, mutate, deny; warn: only violations an update left as they were). In audit mode the decision is what enforce would have done.",
 	}, []string{"policy", "mode", "decision"})}
 	reg.MustRegister(m.decisions)
 	return m
