@@ -451,4 +451,3 @@ func TestFluxPlacementRequestNamespace(t *testing.T) {
 		t.Errorf("nil Kustomization: %q", got)
 	}
 }
-

@@ -191,6 +191,20 @@ Warning: [flux-placement] would deny: spec.serviceAccountName: must be a service
 	kubectl(t, "", "label", "namespace", ns, "flux-infra.io/admission-mode=enforce", "--overwrite")
 	waitForFluxEnforce(t, ns)
 
+	t.Run("kubectl label and annotate are admitted, the existing violations a warning", func(t *testing.T) {
+		wantErr := `Warning: [flux-placement] existing violation: spec.serviceAccountName: must be set to a service account of namespace "e2e-flux-audit" (found none)
+Warning: [flux-placement] existing violation: spec.targetNamespace: must be unset or "e2e-flux-audit", the namespace of the release (found "kube-system")
+`
+		out, errOut := kubectl(t, "", "label", "helmrelease", "legacy", "-n", ns, "team=shop")
+		if out != "helmrelease.helm.toolkit.fluxcd.io/legacy labeled\n" || errOut != wantErr {
+			t.Errorf("kubectl label: stdout %q\nstderr:\n%s\nwant:\n%s", out, errOut, wantErr)
+		}
+		// What `flux reconcile helmrelease legacy` writes.
+		out, errOut = kubectl(t, "", "annotate", "helmrelease", "legacy", "-n", ns, "--overwrite", "reconcile.fluxcd.io/requestedAt=2026-12-01T10:00:00Z")
+		if out != "helmrelease.helm.toolkit.fluxcd.io/legacy annotated\n" || errOut != wantErr {
+			t.Errorf("kubectl annotate: stdout %q\nstderr:\n%s\nwant:\n%s", out, errOut, wantErr)
+		}
+	})
 	t.Run("an update that still breaks a rule is denied", func(t *testing.T) {
 		got := kubectlFails(t, strings.Replace(legacy, "interval: 10m", "interval: 5m", 1), "replace", "-f", "-")
 		want := `Error from server (Forbidden): error when replacing "STDIN": ` + fluxDenied +

@@ -45,22 +45,38 @@ func getPod(t *testing.T, ns, name string) *corev1.Pod {
 	return pod
 }
 
-// waitForWebhookToSee waits until the webhook's namespace cache has the
+// waitForAuditLabel waits until the webhook's namespace cache has the
 // namespace's audit label: a server-side dry run of a pod comes back with
 // warnings. (The webhook reads labels from an informer, never from the API
 // while answering, so a label is seen a moment after it is written.)
 func waitForAuditLabel(t *testing.T, ns string) {
 	t.Helper()
+	waitForPodDryRun(t, ns, "in audit mode", func(err error, stderr string) bool {
+		return err == nil && strings.Contains(stderr, "Warning:")
+	})
+}
+
+// waitForEnforce waits until the webhook's namespace cache sees ns in
+// enforce mode: a server-side dry run of an unmirrored pod is admitted
+// (rewritten) without audit warnings.
+func waitForEnforce(t *testing.T, ns string) {
+	t.Helper()
+	waitForPodDryRun(t, ns, "enforced", func(err error, stderr string) bool { return err == nil && stderr == "" })
+}
+
+// waitForPodDryRun dry-runs an unmirrored pod in ns until ok holds (15 s).
+func waitForPodDryRun(t *testing.T, ns, what string, ok func(err error, stderr string) bool) {
+	t.Helper()
 	pod := podManifest(ns, "probe", "nginx:1.27")
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
 		_, errOut, err := cluster.Kubectl(pod, "apply", "--dry-run=server", "-f", "-")
-		if err == nil && strings.Contains(errOut, "Warning:") {
+		if ok(err, errOut) {
 			return
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Fatalf("the webhook never saw namespace %s in audit mode", ns)
+	t.Fatalf("the webhook never saw namespace %s %s", ns, what)
 }
 
 func podManifest(ns, name, image string) string {

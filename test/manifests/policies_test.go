@@ -420,3 +420,32 @@ func readObjects(t *testing.T, file string) []*unstructured.Unstructured {
 		}
 	}
 }
+
+// image-rewrite and image-registry see the same pod updates: both match pod
+// UPDATE, with the same matchConditions (only updates that change an image).
+// Were image-registry's narrower, an image change could skip the check.
+func TestImageWebhooksMatchTheSameUpdates(t *testing.T) {
+	conditions := map[string]any{}
+	for _, o := range readObjects(t, filepath.Join(manifestsDir(), "webhook", "webhooks.yaml")) {
+		hooks, _, _ := unstructured.NestedSlice(o.Object, "webhooks")
+		for _, h := range hooks {
+			hook := h.(map[string]any)
+			name := hook["name"].(string)
+			if name != "image-rewrite.flux-infra.io" && name != "image-registry.flux-infra.io" {
+				continue
+			}
+			rules, _ := json.Marshal(hook["rules"])
+			if want := `[{"apiGroups":[""],"apiVersions":["v1"],"operations":["CREATE","UPDATE"],"resources":["pods"],"scope":"Namespaced"},` +
+				`{"apiGroups":[""],"apiVersions":["v1"],"operations":["UPDATE"],"resources":["pods/ephemeralcontainers"],"scope":"Namespaced"}]`; string(rules) != want {
+				t.Errorf("%s: rules %s\nwant %s", name, rules, want)
+			}
+			conditions[name] = hook["matchConditions"]
+		}
+	}
+	if len(conditions) != 2 || conditions["image-rewrite.flux-infra.io"] == nil {
+		t.Fatalf("matchConditions of the image webhooks: %v", conditions)
+	}
+	if !reflect.DeepEqual(conditions["image-rewrite.flux-infra.io"], conditions["image-registry.flux-infra.io"]) {
+		t.Errorf("matchConditions differ:\n image-rewrite:  %v\n image-registry: %v", conditions["image-rewrite.flux-infra.io"], conditions["image-registry.flux-infra.io"])
+	}
+}

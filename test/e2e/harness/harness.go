@@ -45,6 +45,7 @@ type Cluster struct {
 	exited      chan error // receives once when the webhook process ends
 	webhookPort int
 	healthAddr  string
+	metricsAddr string
 	caBundle    []byte
 }
 
@@ -110,7 +111,12 @@ func (c *Cluster) StartWebhook(configPath string) error {
 		if err != nil {
 			return err
 		}
+		metrics, err := freePort()
+		if err != nil {
+			return err
+		}
 		c.webhookPort, c.healthAddr = port, fmt.Sprintf("127.0.0.1:%d", health)
+		c.metricsAddr = fmt.Sprintf("127.0.0.1:%d", metrics)
 	}
 	port := c.webhookPort
 	c.configPath = configPath
@@ -126,7 +132,7 @@ func (c *Cluster) StartWebhook(configPath string) error {
 		"--port", fmt.Sprint(port),
 		"--cert-dir", certDir,
 		"--health-addr", c.healthAddr,
-		"--metrics-addr", "0",
+		"--metrics-addr", c.metricsAddr,
 	)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// The webhook dies with the test process, even when a test panics.
@@ -174,6 +180,33 @@ func (c *Cluster) StopWebhook() {
 		<-c.exited
 	}
 	c.webhook = nil
+}
+
+// WebhookRequests is how many admission requests the webhook has answered
+// at path ("/image-registry"), from controller-runtime's
+// controller_runtime_webhook_requests_total on its metrics endpoint.
+func (c *Cluster) WebhookRequests(path string) (float64, error) {
+	resp, err := http.Get("http://" + c.metricsAddr + "/metrics")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	var total float64
+	for _, line := range strings.Split(string(body), "\n") {
+		if !strings.HasPrefix(line, "controller_runtime_webhook_requests_total{") || !strings.Contains(line, `webhook="`+path+`"`) {
+			continue
+		}
+		var n float64
+		if _, err := fmt.Sscan(line[strings.LastIndex(line, " ")+1:], &n); err != nil {
+			return 0, fmt.Errorf("metrics line %q: %w", line, err)
+		}
+		total += n
+	}
+	return total, nil
 }
 
 // ConfigPath is the config file the webhook last started with.
