@@ -89,8 +89,10 @@ spec:
 	if !slices.Equal(c.Args, []string{"up"}) || c.Image != mirror+"/ghcr.io/example/migrate:2.4.1" {
 		t.Errorf("args %q, image %q", c.Args, c.Image)
 	}
-	if len(c.VolumeMounts) != 1 || c.VolumeMounts[0].Name != "job-proxy-bin" || c.VolumeMounts[0].MountPath != "/job-proxy" || !c.VolumeMounts[0].ReadOnly {
-		t.Errorf("volume mounts %+v", c.VolumeMounts)
+	// The ServiceAccount admission plugin's token mount comes first, then job-proxy's.
+	if n := len(c.VolumeMounts); n != 2 || c.VolumeMounts[1].Name != "job-proxy-bin" || c.VolumeMounts[1].MountPath != "/job-proxy" || !c.VolumeMounts[1].ReadOnly ||
+		!strings.HasPrefix(c.VolumeMounts[0].Name, "kube-api-access-") {
+		t.Errorf("volume mounts %+v, want the token's and job-proxy-bin", c.VolumeMounts)
 	}
 	if len(pod.Spec.InitContainers) != 1 {
 		t.Fatalf("init containers %+v, want job-proxy-install", pod.Spec.InitContainers)

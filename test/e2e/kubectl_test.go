@@ -33,6 +33,22 @@ func namespace(t *testing.T, name string, labels map[string]string) {
 	}
 	kubectl(t, manifest, "apply", "-f", "-")
 	t.Cleanup(func() { cluster.Kubectl("", "delete", "namespace", name, "--wait=false") })
+	waitForDefaultServiceAccount(t, name)
+}
+
+// waitForDefaultServiceAccount waits until kube-controller-manager's
+// ServiceAccount controller has made ns's "default": until then the
+// ServiceAccount admission plugin refuses pods there.
+func waitForDefaultServiceAccount(t *testing.T, ns string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, _, err := cluster.Kubectl("", "get", "serviceaccount", "default", "-n", ns); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("namespace %s got no default ServiceAccount", ns)
 }
 
 func getPod(t *testing.T, ns, name string) *corev1.Pod {

@@ -27,7 +27,8 @@ die() { log "error: $*"; exit 1; }
 usage() {
 	cat >&2 <<EOF
 usage: ${PROG} [bin|crds]
-  bin   (default) ensure etcd, kube-apiserver, kubectl and the CRDs are built;
+  bin   (default) ensure etcd, kube-apiserver, kube-controller-manager,
+        kubectl and the CRDs are built;
         print the bin folder (the KUBEBUILDER_ASSETS value)
   crds  ensure the CRDs are generated; print the CRD folder
 EOF
@@ -91,7 +92,7 @@ GOMOD_HASH="$(hash_of "${TOOLS_DIR}/go.mod" "${TOOLS_DIR}/go.sum")"
 recipe_for() {
 	case "$1" in
 	etcd) echo "r${RECIPE} go.etcd.io/etcd/server/v3@${ETCD_VERSION} gomod=${GOMOD_HASH}" ;;
-	kube-apiserver | kubectl) echo "r${RECIPE} k8s.io/kubernetes@${KUBERNETES_VERSION} gomod=${GOMOD_HASH}" ;;
+	kube-apiserver | kube-controller-manager | kubectl) echo "r${RECIPE} k8s.io/kubernetes@${KUBERNETES_VERSION} gomod=${GOMOD_HASH}" ;;
 	controller-gen) echo "r${RECIPE} sigs.k8s.io/controller-tools@${CONTROLLER_TOOLS_VERSION} gomod=${GOMOD_HASH}" ;;
 	crds)
 		echo "r${RECIPE} controller-tools@${CONTROLLER_TOOLS_VERSION}" \
@@ -106,7 +107,7 @@ recipe_for() {
 
 artifact_path() {
 	case "$1" in
-	etcd | kube-apiserver | kubectl) echo "${BIN_DIR}/$1" ;;
+	etcd | kube-apiserver | kube-controller-manager | kubectl) echo "${BIN_DIR}/$1" ;;
 	controller-gen) echo "${TOOL_DIR}/controller-gen" ;;
 	crds) echo "${CRD_DIR}" ;;
 	esac
@@ -126,7 +127,7 @@ write_stamp() {
 }
 
 case "${MODE}" in
-bin) WANT=(etcd kube-apiserver kubectl crds) ;;
+bin) WANT=(etcd kube-apiserver kube-controller-manager kubectl crds) ;;
 crds) WANT=(crds) ;;
 esac
 
@@ -341,6 +342,10 @@ ensure() {
 	kube-apiserver)
 		go_build kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "$(artifact_path kube-apiserver)" \
 			"kube-apiserver ${KUBERNETES_VERSION}: 5-6 minutes on 2 cores" "$(k8s_ldflags)"
+		;;
+	kube-controller-manager)
+		go_build kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager "$(artifact_path kube-controller-manager)" \
+			"kube-controller-manager ${KUBERNETES_VERSION}: 2-3 minutes after kube-apiserver" "$(k8s_ldflags)"
 		;;
 	kubectl)
 		go_build kubectl k8s.io/kubernetes/cmd/kubectl "$(artifact_path kubectl)" \

@@ -41,6 +41,8 @@ type Cluster struct {
 	WebhookLog string // the webhook's log file
 
 	webhook     *exec.Cmd
+	kcm         *exec.Cmd
+	kcmExited   chan error
 	configPath  string
 	exited      chan error // receives once when the webhook process ends
 	webhookPort int
@@ -72,6 +74,11 @@ func Start() (*Cluster, error) {
 		ErrorIfCRDPathMissing: true,
 		BinaryAssetsDirectory: assets,
 	}
+	// envtest switches the ServiceAccount admission plugin off because it
+	// runs no controller to create the default ServiceAccounts; this harness
+	// runs kube-controller-manager, so pods are admitted as in a cluster
+	// (their ServiceAccount and its token volume set before our webhooks).
+	c.Env.ControlPlane.GetAPIServer().Configure().Disable("disable-admission-plugins")
 	cfg, err := c.Env.Start()
 	if err != nil {
 		os.RemoveAll(dir)
@@ -83,6 +90,10 @@ func Start() (*Cluster, error) {
 		return nil, err
 	}
 	if c.Client, err = client.New(cfg, client.Options{Scheme: clientgoscheme.Scheme}); err != nil {
+		c.Stop()
+		return nil, err
+	}
+	if err := c.startControllerManager(assets); err != nil {
 		c.Stop()
 		return nil, err
 	}
@@ -294,9 +305,75 @@ func (c *Cluster) Kubectl(stdin string, args ...string) (stdout, stderr string, 
 	return o.String(), e.String(), err
 }
 
+// startControllerManager runs kube-controller-manager (built by
+// controlplane.sh from the same Kubernetes module as the apiserver) against
+// the control plane, so that Deployments, ReplicaSets, Jobs and CronJobs
+// create their pods through the webhooks, and namespaces get their default
+// ServiceAccount, as in a cluster. Nothing schedules the pods: they stay
+// Pending, which is all admission needs. It waits until the ServiceAccount
+// controller has made "default" in namespace default.
+func (c *Cluster) startControllerManager(assets string) error {
+	logFile := filepath.Join(c.Dir, "kube-controller-manager.log")
+	logf, err := os.OpenFile(logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(filepath.Join(assets, "kube-controller-manager"),
+		"--kubeconfig", c.Kubeconfig,
+		"--authentication-kubeconfig", c.Kubeconfig,
+		"--authorization-kubeconfig", c.Kubeconfig,
+		"--leader-elect=false",
+		"--bind-address", "127.0.0.1",
+		"--secure-port", "0",
+		"--use-service-account-credentials=false",
+		// The legacy token controller signs with the apiserver's key.
+		"--service-account-private-key-file", filepath.Join(c.Env.ControlPlane.GetAPIServer().CertDir, "sa-signer.key"),
+		// Jobs and CronJobs are what the tests need quickly; the node
+		// controllers would only mark the tests' fake Nodes NotReady.
+		"--controllers", "*,-nodelifecycle,-nodeipam",
+	)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return fmt.Errorf("start kube-controller-manager: %w", err)
+	}
+	c.kcm = cmd
+	exited := make(chan error, 1)
+	c.kcmExited = exited
+	go func() { exited <- cmd.Wait(); logf.Close() }()
+
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-exited:
+			c.kcm = nil
+			log, _ := os.ReadFile(logFile)
+			return fmt.Errorf("kube-controller-manager exited (%v); log:\n%s", err, log)
+		default:
+		}
+		if _, _, err := c.Kubectl("", "get", "serviceaccount", "default", "-n", "default"); err == nil {
+			return nil
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	log, _ := os.ReadFile(logFile)
+	return fmt.Errorf("kube-controller-manager made no default ServiceAccount in 60s; log:\n%s", log)
+}
+
 // Stop stops the webhook and the control plane and removes the scratch folder.
 func (c *Cluster) Stop() {
 	c.StopWebhook()
+	if c.kcm != nil && c.kcm.Process != nil {
+		c.kcm.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-c.kcmExited:
+		case <-time.After(10 * time.Second):
+			c.kcm.Process.Kill()
+			<-c.kcmExited
+		}
+		c.kcm = nil
+	}
 	if c.Env != nil {
 		c.Env.Stop()
 	}
