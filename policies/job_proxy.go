@@ -30,11 +30,8 @@ import (
 //
 // Job pods: a controller owner reference to a batch/v1 Job, or the
 // batch.kubernetes.io/job-name label. Pods that get a sidecar: an istio-proxy
-// container already there, or (Istio not run yet) the pod's
-// sidecar.istio.io/inject label (or annotation) "true", its istio.io/rev
-// label, or the namespace's istio.io/rev or istio-injection: enabled label;
-// never with inject "false", in a namespace labelled istio-injection:
-// disabled, or with hostNetwork (Istio injects none of those). Left alone:
+// container already there, or (Istio not run yet) a pod Istio's injector will
+// inject, by its webhooks' selectors and its own skips (istioInjects). Left alone:
 // istio-proxy itself, the pod's init containers, pods whose istio-proxy is
 // already a native sidecar (or will be: the annotation is "true").
 //
@@ -180,7 +177,7 @@ func (p *JobProxyPolicy) plan(req Request, pod *corev1.Pod) jobProxyPlan {
 		}
 	}
 	injected := containerIndex(pod.Spec.Containers, IstioProxyContainer) >= 0
-	if !injected && !getsSidecar(req.NamespaceLabels, pod) {
+	if !injected && !istioInjects(req.Namespace, req.NamespaceLabels, pod) {
 		return jobProxyPlan{}
 	}
 	nativeAnnotation, annotated := pod.Annotations[IstioNativeSidecarAnnotation]
@@ -246,26 +243,65 @@ func isJobPod(pod *corev1.Pod) bool {
 	return false
 }
 
-// getsSidecar says whether Istio's injector will add istio-proxy to a pod
-// that has none yet, from the pod's and its namespace's labels.
-func getsSidecar(namespaceLabels map[string]string, pod *corev1.Pod) bool {
-	if pod.Spec.HostNetwork {
-		return false // Istio never injects host-network pods
+// istioInjects says whether Istio's sidecar injector will add istio-proxy to
+// a pod that has none yet. It mirrors Istio's two steps, read from the
+// istio.io/istio module the CRDs come from (test/tools/versions.env):
+//
+//  1. Whether the apiserver calls an injector webhook at all: the selectors
+//     of the istiod chart's MutatingWebhookConfiguration
+//     (manifests/charts/istio-control/istio-discovery/templates/mutatingwebhook.yaml),
+//     on labels only, never annotations:
+//     - "rev.namespace": namespace istio.io/rev set, namespace istio-injection
+//     absent, pod label sidecar.istio.io/inject not "false";
+//     - "rev.object": namespace istio.io/rev and istio-injection absent, pod
+//     label istio.io/rev set, pod label sidecar.istio.io/inject not "false";
+//     - "namespace": namespace istio-injection "enabled", pod label
+//     sidecar.istio.io/inject not "false";
+//     - "object": namespace istio-injection and istio.io/rev absent, pod label
+//     sidecar.istio.io/inject "true", pod label istio.io/rev absent.
+//     So a namespace labelled istio-injection with any other value ("false",
+//     "disabled") gets no proxy, whatever its pods say, and an *annotation*
+//     sidecar.istio.io/inject: "true" selects nothing.
+//  2. What the injector then skips (injectRequired, pkg/kube/inject/inject.go,
+//     with the chart's default policy "enabled"): hostNetwork pods, the
+//     namespaces of IgnoredNamespaces (pkg/kube/inject/initializer.go), and
+//     pods whose sidecar.istio.io/inject label, or without the label its
+//     annotation, is "false".
+//
+// Assumed, not yet read from the cluster: every istio.io/rev value names an
+// installed revision or tag; the "namespace" and "object" webhooks exist (a
+// default revision, or a "default" tag, is installed); the chart's
+// enableNamespacesByDefault is off (its default).
+func istioInjects(namespace string, namespaceLabels map[string]string, pod *corev1.Pod) bool {
+	nsInjection, nsHasInjection := namespaceLabels[IstioInjectionLabel]
+	nsRevision, nsHasRevision := namespaceLabels[IstioRevisionLabel]
+	podInject, podHasInject := pod.Labels[IstioInjectLabel]
+	_, podHasRevision := pod.Labels[IstioRevisionLabel]
+	notDisabled := !podHasInject || podInject != "false" // the selectors' NotIn ["false"]
+
+	selected := (nsHasRevision && nsRevision != "" && !nsHasInjection && notDisabled) || // rev.namespace
+		(!nsHasRevision && !nsHasInjection && podHasRevision && notDisabled) || // rev.object
+		(nsInjection == "enabled" && notDisabled) || // namespace
+		(!nsHasInjection && !nsHasRevision && podInject == "true" && !podHasRevision) // object
+	if !selected {
+		return false
 	}
-	inject, ok := pod.Labels[IstioInjectLabel]
+
+	// injectRequired.
+	if pod.Spec.HostNetwork || istioIgnoredNamespaces[namespace] {
+		return false
+	}
+	inject, ok := pod.Labels[IstioInjectLabel] // the label wins over the annotation
 	if !ok {
-		inject, ok = pod.Annotations[IstioInjectLabel]
+		inject = pod.Annotations[IstioInjectLabel]
 	}
-	if ok && inject == "false" {
-		return false
-	}
-	if namespaceLabels[IstioInjectionLabel] == "disabled" {
-		return false
-	}
-	return (ok && inject == "true") ||
-		pod.Labels[IstioRevisionLabel] != "" ||
-		namespaceLabels[IstioRevisionLabel] != "" ||
-		namespaceLabels[IstioInjectionLabel] == "enabled"
+	return inject != "false"
+}
+
+// istioIgnoredNamespaces are the namespaces Istio's injector never injects
+// (IgnoredNamespaces in pkg/kube/inject/initializer.go).
+var istioIgnoredNamespaces = map[string]bool{
+	"kube-system": true, "kube-public": true, "kube-node-lease": true, "local-path-storage": true,
 }
 
 // isWrapped says whether job-proxy already wrapped a container.

@@ -245,8 +245,41 @@ func TestJobProxyWhichPods(t *testing.T) {
 			pod:      func(p *corev1.Pod) { p.Labels["sidecar.istio.io/inject"] = "true" }},
 		{name: "namespace without labels"},
 		{name: "pod label inject true", pod: func(p *corev1.Pod) { p.Labels["sidecar.istio.io/inject"] = "true" }, wantLines: 2},
-		{name: "pod annotation inject true (legacy)",
+		// Istio's webhooks select on labels only: the annotation alone
+		// brings no proxy, so wrapping would make the Job wait for nothing.
+		{name: "pod annotation inject true, namespace without labels: no webhook selects it",
+			pod: func(p *corev1.Pod) { p.Annotations = map[string]string{"sidecar.istio.io/inject": "true"} }},
+		{name: "pod annotation inject true in a mesh namespace", nsLabels: meshInjection,
 			pod: func(p *corev1.Pod) { p.Annotations = map[string]string{"sidecar.istio.io/inject": "true"} }, wantLines: 2},
+		// Rows of the istiod chart's selectors (mutatingwebhook.yaml) and
+		// injectRequired, written from Istio's source:
+		{name: "namespace istio-injection false: no webhook matches", nsLabels: map[string]string{"istio-injection": "false"}},
+		{name: "namespace istio-injection false beats the pod's inject true",
+			nsLabels: map[string]string{"istio-injection": "false"},
+			pod:      func(p *corev1.Pod) { p.Labels["sidecar.istio.io/inject"] = "true" }},
+		{name: "namespace istio-injection false beats the pod's istio.io/rev",
+			nsLabels: map[string]string{"istio-injection": "false"},
+			pod:      func(p *corev1.Pod) { p.Labels["istio.io/rev"] = "stable" }},
+		{name: "namespace istio-injection enabled and istio.io/rev: the namespace webhook", nsLabels: map[string]string{"istio-injection": "enabled", "istio.io/rev": "stable"}, wantLines: 2},
+		{name: "namespace istio.io/rev, pod inject label false", nsLabels: meshRevision,
+			pod: func(p *corev1.Pod) { p.Labels["sidecar.istio.io/inject"] = "false" }},
+		{name: "namespace istio.io/rev, pod inject label true beats annotation false", nsLabels: meshRevision, wantLines: 2,
+			pod: func(p *corev1.Pod) {
+				p.Labels["sidecar.istio.io/inject"] = "true"
+				p.Annotations = map[string]string{"sidecar.istio.io/inject": "false"}
+			}},
+		{name: "namespace istio.io/rev, pod istio.io/rev: rev.namespace", nsLabels: meshRevision, wantLines: 2,
+			pod: func(p *corev1.Pod) { p.Labels["istio.io/rev"] = "canary" }},
+		{name: "pod inject true and istio.io/rev: rev.object", wantLines: 2,
+			pod: func(p *corev1.Pod) { p.Labels["sidecar.istio.io/inject"] = "true"; p.Labels["istio.io/rev"] = "canary" }},
+		{name: "pod inject false and istio.io/rev: no webhook",
+			pod: func(p *corev1.Pod) {
+				p.Labels["sidecar.istio.io/inject"] = "false"
+				p.Labels["istio.io/rev"] = "canary"
+			}},
+		{name: "pod inject label with another value: no webhook selects it",
+			pod: func(p *corev1.Pod) { p.Labels["sidecar.istio.io/inject"] = "yes" }},
+		{name: "kube-public is never injected", nsLabels: meshInjection, req: Request{Namespace: "kube-public"}},
 		{name: "pod annotation inject false", nsLabels: meshRevision,
 			pod: func(p *corev1.Pod) { p.Annotations = map[string]string{"sidecar.istio.io/inject": "false"} }},
 		{name: "pod label inject false beats annotation true", nsLabels: meshRevision,
@@ -283,6 +316,9 @@ func TestJobProxyWhichPods(t *testing.T) {
 				req.Operation = "CREATE"
 			}
 			req.NamespaceLabels = tc.nsLabels
+			if req.Namespace == "" {
+				req.Namespace = "tenant-a"
+			}
 			lines := NewJobProxy(JobProxyConfig{}).Mutate(req, pod)
 			if len(lines) != tc.wantLines {
 				t.Errorf("Mutate() = %q, want %d lines", lines, tc.wantLines)
