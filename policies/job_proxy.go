@@ -31,7 +31,10 @@ import (
 // Job pods: a controller owner reference to a batch/v1 Job, or the
 // batch.kubernetes.io/job-name label. Pods that get a sidecar: an istio-proxy
 // container already there, or (Istio not run yet) a pod Istio's injector will
-// inject, by its webhooks' selectors and its own skips (istioInjects). Left alone:
+// inject, by its webhooks' selectors and its own skips (istioInjects). An
+// istio-proxy container without Istio's status annotation, in a pod Istio
+// will inject, is the tenant's customization, not a proxy: the pod counts
+// as not injected yet (so the native annotation still works). Left alone:
 // istio-proxy itself, the pod's init containers, pods whose istio-proxy is
 // already a native sidecar (or will be: the annotation is "true").
 //
@@ -176,8 +179,14 @@ func (p *JobProxyPolicy) plan(req Request, pod *corev1.Pod) jobProxyPlan {
 			return jobProxyPlan{} // a native sidecar: the kubelet starts it first and stops it
 		}
 	}
+	willInject := istioInjects(req.Namespace, req.NamespaceLabels, pod)
 	injected := containerIndex(pod.Spec.Containers, IstioProxyContainer) >= 0
-	if !injected && !istioInjects(req.Namespace, req.NamespaceLabels, pod) {
+	if _, status := pod.Annotations[IstioStatusAnnotation]; injected && !status && willInject {
+		// The tenant's customization container: Istio has not injected yet
+		// and will, merging it into its proxy, native or not as it decides.
+		injected = false
+	}
+	if !injected && !willInject {
 		return jobProxyPlan{}
 	}
 	nativeAnnotation, annotated := pod.Annotations[IstioNativeSidecarAnnotation]

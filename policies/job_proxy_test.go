@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 )
@@ -199,6 +200,7 @@ func TestJobProxyWithImageRewriteAndIstio(t *testing.T) {
 	}
 	pod.Spec.Containers = append(pod.Spec.Containers, corev1.Container{
 		Name: "istio-proxy", Image: "docker.io/istio/proxyv2:1.24.0", Args: []string{"proxy", "sidecar"}})
+	pod.Annotations[IstioStatusAnnotation] = `{"containers":["istio-proxy"]}`
 	before := pod.DeepCopy()
 	if lines := jobProxy.Mutate(req, pod); lines != nil {
 		t.Errorf("job-proxy after injection returned %q, want nothing", lines)
@@ -410,6 +412,15 @@ func TestJobProxyCommandless(t *testing.T) {
 	injected := func(p *corev1.Pod) {
 		argsOnly(p)
 		p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: "istio-proxy", Image: "proxyv2"})
+		if p.Annotations == nil {
+			p.Annotations = map[string]string{}
+		}
+		p.Annotations[IstioStatusAnnotation] = `{"containers":["istio-proxy"]}`
+	}
+	customized := func(p *corev1.Pod) {
+		argsOnly(p)
+		p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: "istio-proxy", Image: "auto",
+			Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("200m")}}})
 	}
 	const (
 		fallback  = `annotate the pod sidecar.istio.io/nativeSidecar: "true" (container "main" has no command to wrap)`
@@ -434,6 +445,16 @@ func TestJobProxyCommandless(t *testing.T) {
 			JobProxyConfig{NativeSidecars: true}, injected, nil, []string{refusalOr}},
 		{"native strategy but Istio ran first: refused, the pod's annotation suggested",
 			JobProxyConfig{Strategy: JobProxyNative}, injected, nil, []string{refusalOr}},
+		// The tenant's own istio-proxy (Istio's customization container, no
+		// status annotation): Istio has not injected yet, so the native
+		// annotation still works, and the tenant's own annotation is obeyed.
+		{"customization container, wrapper: refused with what works", JobProxyConfig{}, customized, nil, []string{refusal}},
+		{"customization container, native sidecars: native", JobProxyConfig{NativeSidecars: true}, customized, []string{fallback}, nil},
+		{"customization container, the tenant's native annotation: admitted as it is", JobProxyConfig{},
+			func(p *corev1.Pod) {
+				customized(p)
+				p.Annotations = map[string]string{"sidecar.istio.io/nativeSidecar": "true"}
+			}, nil, nil},
 		{"pod says nativeSidecar false: refused without the suggestion", JobProxyConfig{NativeSidecars: true},
 			func(p *corev1.Pod) {
 				argsOnly(p)

@@ -38,6 +38,13 @@ const (
 	// IstioInjectionLabel on a namespace: "enabled" injects its pods,
 	// "disabled" never does.
 	IstioInjectionLabel = "istio-injection"
+	// IstioStatusAnnotation is what Istio's injector writes on every pod it
+	// injects (annotation.SidecarStatus; read back by
+	// reapplyOverwrittenContainers in pkg/kube/inject/webhook.go). An
+	// istio-proxy container without it is the tenant's customization of the
+	// sidecar-to-be (Istio's documented way to tune it, image "auto"), which
+	// the injector merges into the proxy it injects.
+	IstioStatusAnnotation = "sidecar.istio.io/status"
 	// IstioNativeSidecarAnnotation "true" on a pod makes Istio inject
 	// istio-proxy as a native sidecar (an init container with restartPolicy
 	// Always, Kubernetes 1.29+).
