@@ -156,7 +156,7 @@ func (c *Chain[T]) Mutate(ctx context.Context, req policies.Request, obj T) Deci
 // policies.Warner adds its warnings as they are ("[policy] ..."), in every
 // mode but off.
 //
-// Updates are judged by what they change (see updateRules).
+// Updates are judged by what they change (the rules are in update.go).
 func (c *Chain[T]) Validate(ctx context.Context, req policies.Request, obj T) Decision {
 	var d Decision
 	if c.Lookups != nil {

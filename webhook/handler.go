@@ -72,7 +72,9 @@ func (h *Handler[T]) Handle(ctx context.Context, req admission.Request) admissio
 			return admission.Errored(http.StatusBadRequest, errors.New("the old object could not be decoded as "+req.Kind.Kind))
 		}
 		preq.OldObject = old
-		preq.MetadataOnly = MetadataOnly(req.OldObject.Raw, req.Object.Raw)
+		if !h.Mutating { // only the validators' update rules read it
+			preq.MetadataOnly = MetadataOnly(req.OldObject.Raw, req.Object.Raw)
+		}
 	}
 	if h.Namespaces != nil && req.Namespace != "" {
 		labels, err := h.Namespaces(ctx, req.Namespace)

@@ -12,7 +12,7 @@ import (
 	"github.com/flux-infra/platform-webhook/policies"
 )
 
-// The update rules every validating policy shares (updateRules):
+// The update rules every validating policy shares:
 //
 //   - An UPDATE of an object being deleted (the old object has
 //     metadata.deletionTimestamp) is allowed without review: its controllers
