@@ -179,24 +179,28 @@ func (p *JobProxyPolicy) plan(req Request, pod *corev1.Pod) jobProxyPlan {
 			return jobProxyPlan{} // a native sidecar: the kubelet starts it first and stops it
 		}
 	}
-	willInject := istioInjects(req.Namespace, req.NamespaceLabels, pod)
+	willInject := istioInjects(req, pod)
 	injected := containerIndex(pod.Spec.Containers, IstioProxyContainer) >= 0
 	if _, status := pod.Annotations[IstioStatusAnnotation]; injected && !status && willInject {
 		// The tenant's customization container: Istio has not injected yet
 		// and will, merging it into its proxy, native or not as it decides.
 		injected = false
 	}
-	if !injected && !willInject {
-		return jobProxyPlan{}
-	}
-	nativeAnnotation, annotated := pod.Annotations[IstioNativeSidecarAnnotation]
-	if !injected && nativeAnnotation == "true" {
+	switch {
+	case !injected && !willInject:
+		return jobProxyPlan{} // no proxy will come
+	case !injected && istioProxyNative(req, p.cfg, pod):
 		return jobProxyPlan{} // Istio will inject a native sidecar
 	}
-	// The annotation works only before Istio's injector runs, and never
-	// against the pod's own "false".
-	canAnnotate := !injected && !annotated
-	if p.cfg.native() && canAnnotate {
+
+	// From here the proxy is, or will be, a regular container. The
+	// annotation works only before Istio's injector runs, never against the
+	// pod's own "false", and only on kubelets with native sidecars.
+	_, annotated := pod.Annotations[IstioNativeSidecarAnnotation]
+	supported := p.cfg.NativeSidecars || p.cfg.Strategy == JobProxyNative ||
+		req.Istio.kubeletsAtLeast(pod.Spec.NodeName, nativeSidecarsMinMinor)
+	canAnnotate := !injected && !annotated && supported
+	if p.cfg.preferNative() && canAnnotate {
 		return jobProxyPlan{native: fmt.Sprintf("annotate the pod %s: \"true\" so istio-proxy starts first and stops last", IstioNativeSidecarAnnotation)}
 	}
 
@@ -215,13 +219,13 @@ func (p *JobProxyPolicy) plan(req Request, pod *corev1.Pod) jobProxyPlan {
 		return plan
 	}
 	first := pod.Spec.Containers[commandless[0]].Name
-	if p.cfg.nativeAllowed() && canAnnotate {
+	if canAnnotate {
 		return jobProxyPlan{native: fmt.Sprintf("annotate the pod %s: \"true\" (container %q has no command to wrap)", IstioNativeSidecarAnnotation, first)}
 	}
 	// Where Istio injected first, only the tenant can still ask for a native
 	// sidecar: its own annotation, which the injector reads before injecting.
 	or := ""
-	if p.cfg.nativeAllowed() && !annotated {
+	if supported && !annotated {
 		or = fmt.Sprintf(", or annotate the pod %s: \"true\"", IstioNativeSidecarAnnotation)
 	}
 	for _, i := range commandless {
@@ -256,48 +260,26 @@ func isJobPod(pod *corev1.Pod) bool {
 // a pod that has none yet. It mirrors Istio's two steps, read from the
 // istio.io/istio module the CRDs come from (test/tools/versions.env):
 //
-//  1. Whether the apiserver calls an injector webhook at all: the selectors
-//     of the istiod chart's MutatingWebhookConfiguration
-//     (manifests/charts/istio-control/istio-discovery/templates/mutatingwebhook.yaml),
-//     on labels only, never annotations:
-//     - "rev.namespace": namespace istio.io/rev set, namespace istio-injection
-//     absent, pod label sidecar.istio.io/inject not "false";
-//     - "rev.object": namespace istio.io/rev and istio-injection absent, pod
-//     label istio.io/rev set, pod label sidecar.istio.io/inject not "false";
-//     - "namespace": namespace istio-injection "enabled", pod label
-//     sidecar.istio.io/inject not "false";
-//     - "object": namespace istio-injection and istio.io/rev absent, pod label
-//     sidecar.istio.io/inject "true", pod label istio.io/rev absent.
-//     So a namespace labelled istio-injection with any other value ("false",
-//     "disabled") gets no proxy, whatever its pods say, and an *annotation*
-//     sidecar.istio.io/inject: "true" selects nothing.
-//  2. What the injector then skips (injectRequired, pkg/kube/inject/inject.go,
-//     with the chart's default policy "enabled"): hostNetwork pods, the
-//     namespaces of IgnoredNamespaces (pkg/kube/inject/initializer.go), and
-//     pods whose sidecar.istio.io/inject label, or without the label its
-//     annotation, is "false".
-//
-// Assumed, not yet read from the cluster: every istio.io/rev value names an
-// installed revision or tag; the "namespace" and "object" webhooks exist (a
-// default revision, or a "default" tag, is installed); the chart's
-// enableNamespacesByDefault is off (its default).
-func istioInjects(namespace string, namespaceLabels map[string]string, pod *corev1.Pod) bool {
-	nsInjection, nsHasInjection := namespaceLabels[IstioInjectionLabel]
-	nsRevision, nsHasRevision := namespaceLabels[IstioRevisionLabel]
-	podInject, podHasInject := pod.Labels[IstioInjectLabel]
-	_, podHasRevision := pod.Labels[IstioRevisionLabel]
-	notDisabled := !podHasInject || podInject != "false" // the selectors' NotIn ["false"]
-
-	selected := (nsHasRevision && nsRevision != "" && !nsHasInjection && notDisabled) || // rev.namespace
-		(!nsHasRevision && !nsHasInjection && podHasRevision && notDisabled) || // rev.object
-		(nsInjection == "enabled" && notDisabled) || // namespace
-		(!nsHasInjection && !nsHasRevision && podInject == "true" && !podHasRevision) // object
-	if !selected {
-		return false
+//  1. Whether the apiserver calls an injector webhook at all. From the
+//     cluster's own sidecar-injector MutatingWebhookConfigurations when known
+//     (IstioCluster: every revision and tag as installed); otherwise the
+//     selectors the istiod chart renders for a default revision
+//     (chartSelects).
+//  2. What the injector then skips: injectRequired in
+//     pkg/kube/inject/inject.go, with the chart's default policy "enabled"
+//     (values sidecarInjectorWebhook: no neverInjectSelector or
+//     alwaysInjectSelector): hostNetwork pods, the namespaces of
+//     IgnoredNamespaces (pkg/kube/inject/initializer.go), and pods whose
+//     sidecar.istio.io/inject label, or without the label its annotation,
+//     is "false". Ambient mode plays no part: neither the selectors nor
+//     injectRequired read istio.io/dataplane-mode, so a pod selected for
+//     injection in an ambient namespace still gets its sidecar.
+func istioInjects(req Request, pod *corev1.Pod) bool {
+	selected, known := req.Istio.injectorSelects(req.Namespace, req.NamespaceLabels, pod.Labels)
+	if !known {
+		selected = chartSelects(req.NamespaceLabels, pod)
 	}
-
-	// injectRequired.
-	if pod.Spec.HostNetwork || istioIgnoredNamespaces[namespace] {
+	if !selected || pod.Spec.HostNetwork || istioIgnoredNamespaces[req.Namespace] {
 		return false
 	}
 	inject, ok := pod.Labels[IstioInjectLabel] // the label wins over the annotation
@@ -305,6 +287,65 @@ func istioInjects(namespace string, namespaceLabels map[string]string, pod *core
 		inject = pod.Annotations[IstioInjectLabel]
 	}
 	return inject != "false"
+}
+
+// chartSelects is whether one of the webhooks the istiod chart renders for
+// the default revision selects a pod
+// (manifests/charts/istio-control/istio-discovery/templates/mutatingwebhook.yaml),
+// on labels only, never annotations:
+//   - "rev.namespace": namespace istio.io/rev set, namespace istio-injection
+//     absent, pod label sidecar.istio.io/inject not "false";
+//   - "rev.object": namespace istio.io/rev and istio-injection absent, pod
+//     label istio.io/rev set, pod label sidecar.istio.io/inject not "false";
+//   - "namespace": namespace istio-injection "enabled", pod label
+//     sidecar.istio.io/inject not "false";
+//   - "object": namespace istio-injection and istio.io/rev absent, pod label
+//     sidecar.istio.io/inject "true", pod label istio.io/rev absent.
+//
+// So a namespace labelled istio-injection with any other value ("false",
+// "disabled") gets no proxy, whatever its pods say, and an *annotation*
+// sidecar.istio.io/inject: "true" selects nothing. Assumed here: every
+// istio.io/rev value names an installed revision or tag, and the chart's
+// enableNamespacesByDefault is off (its default).
+func chartSelects(namespaceLabels map[string]string, pod *corev1.Pod) bool {
+	nsInjection, nsHasInjection := namespaceLabels[IstioInjectionLabel]
+	nsRevision, nsHasRevision := namespaceLabels[IstioRevisionLabel]
+	podInject, podHasInject := pod.Labels[IstioInjectLabel]
+	_, podHasRevision := pod.Labels[IstioRevisionLabel]
+	notDisabled := !podHasInject || podInject != "false" // the selectors' NotIn ["false"]
+
+	return (nsHasRevision && nsRevision != "" && !nsHasInjection && notDisabled) || // rev.namespace
+		(!nsHasRevision && !nsHasInjection && podHasRevision && notDisabled) || // rev.object
+		(nsInjection == "enabled" && notDisabled) || // namespace
+		(!nsHasInjection && !nsHasRevision && podInject == "true" && !podHasRevision) // object
+}
+
+// Kubernetes minor versions for native sidecars: the SidecarContainers
+// feature is on by default from 1.29 (beta), so the pod annotation works
+// there; Istio's auto mode waits for 1.33, where it is GA (DetectNativeSidecar).
+const (
+	nativeSidecarsMinMinor  = 29
+	istioAutoNativeMinMinor = 33
+)
+
+// istioProxyNative says whether the istio-proxy Istio injects into a pod will
+// be a native sidecar. The pod's annotation first, as the injection template
+// reads it (files/injection-template.yaml of the istiod chart:
+// `ne (annotation sidecar.istio.io/nativeSidecar | default .NativeSidecars) "false"`,
+// so any value but "false" means native); then istiod's
+// ENABLE_NATIVE_SIDECARS (cfg.IstioNativeSidecars), whose auto is
+// DetectNativeSidecar (pkg/kube/inject/webhook.go) over the Nodes.
+func istioProxyNative(req Request, cfg JobProxyConfig, pod *corev1.Pod) bool {
+	if v := pod.Annotations[IstioNativeSidecarAnnotation]; v != "" {
+		return v != "false"
+	}
+	switch cfg.IstioNativeSidecars {
+	case IstioNativeSidecarsTrue:
+		return true
+	case IstioNativeSidecarsFalse:
+		return false
+	}
+	return req.Istio.kubeletsAtLeast(pod.Spec.NodeName, istioAutoNativeMinMinor)
 }
 
 // istioIgnoredNamespaces are the namespaces Istio's injector never injects

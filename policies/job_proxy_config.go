@@ -1,7 +1,9 @@
 package policies
 
 import (
+	"encoding/json"
 	"fmt"
+	"reflect"
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -21,9 +23,63 @@ const (
 	// containers and is stopped by the kubelet after them. No command is
 	// touched.
 	JobProxyNative JobProxyStrategy = "native"
-	// JobProxyAuto is native when NativeSidecars says the cluster supports
-	// native sidecars, wrapper otherwise.
+	// JobProxyAuto (the default) is native when NativeSidecars is set,
+	// wrapper otherwise.
 	JobProxyAuto JobProxyStrategy = "auto"
+)
+
+// Every strategy acts only where Istio's injector will add istio-proxy as a
+// regular container: where it adds none, or a native sidecar (which the
+// kubelet starts first and stops last by itself), job-proxy leaves the pod
+// alone. The strategy says what to do where the proxy will be regular.
+
+// IstioNativeSidecarMode is istiod's ENABLE_NATIVE_SIDECARS setting
+// (pilot/pkg/features/pilot.go): whether the injector makes istio-proxy a
+// native sidecar when the pod does not say.
+type IstioNativeSidecarMode string
+
+// UnmarshalJSON takes the mode as a string or as YAML's unquoted true and
+// false (what one writes for ENABLE_NATIVE_SIDECARS: false).
+func (m *IstioNativeSidecarMode) UnmarshalJSON(b []byte) error {
+	switch string(b) {
+	case "true", "false":
+		*m = IstioNativeSidecarMode(b)
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		// A type error, so the config loader names the field and its line.
+		return &json.UnmarshalTypeError{Value: jsonKind(b), Type: reflect.TypeOf("")}
+	}
+	*m = IstioNativeSidecarMode(s)
+	return nil
+}
+
+// jsonKind names the kind of a JSON value as encoding/json's errors do.
+func jsonKind(b []byte) string {
+	switch {
+	case len(b) == 0:
+		return "value"
+	case b[0] == '{':
+		return "object"
+	case b[0] == '[':
+		return "array"
+	case b[0] == '"':
+		return "string"
+	case b[0] == 'n':
+		return "null"
+	}
+	return "number"
+}
+
+const (
+	// IstioNativeSidecarsAuto is istiod's default since Istio 1.27: native
+	// when every Node's kubelet (or the pod's Node's) is 1.33 or newer.
+	IstioNativeSidecarsAuto IstioNativeSidecarMode = "auto"
+	// IstioNativeSidecarsTrue: istiod runs ENABLE_NATIVE_SIDECARS=true.
+	IstioNativeSidecarsTrue IstioNativeSidecarMode = "true"
+	// IstioNativeSidecarsFalse: istiod runs ENABLE_NATIVE_SIDECARS=false.
+	IstioNativeSidecarsFalse IstioNativeSidecarMode = "false"
 )
 
 // Defaults of JobProxyConfig.
@@ -39,13 +95,18 @@ const (
 
 // JobProxyConfig configures the job-proxy policy.
 type JobProxyConfig struct {
-	// Strategy is wrapper (the default), native or auto.
+	// Strategy is auto (the default), wrapper or native: what job-proxy does
+	// where the proxy will be a regular container.
 	Strategy JobProxyStrategy `json:"strategy,omitempty"`
-	// NativeSidecars says the cluster (Kubernetes 1.29+) and its Istio
-	// support native sidecars. With it, auto means native, and the wrapper
-	// strategy turns to native for a pod it cannot wrap (a container with no
-	// command) instead of denying it.
+	// NativeSidecars says every kubelet supports native sidecars (Kubernetes
+	// 1.29+), so job-proxy may ask Istio for one with the pod annotation:
+	// with it, auto means native. Unset, job-proxy reads it from the Nodes'
+	// kubelet versions: a pod the wrapper cannot handle (a container with no
+	// command) is annotated instead of denied where they are all 1.29+.
 	NativeSidecars bool `json:"nativeSidecars,omitempty"`
+	// IstioNativeSidecars is istiod's ENABLE_NATIVE_SIDECARS: auto (the
+	// default, as Istio's), true or false.
+	IstioNativeSidecars IstioNativeSidecarMode `json:"istioNativeSidecars,omitempty"`
 	// HelperImage holds the wrapper at /platform-webhook (the webhook's own
 	// image). The init container that copies it runs as user 65532, so the
 	// image needs no shell.
@@ -59,7 +120,10 @@ type JobProxyConfig struct {
 // Default fills in unset fields.
 func (c *JobProxyConfig) Default() {
 	if c.Strategy == "" {
-		c.Strategy = JobProxyWrapper
+		c.Strategy = JobProxyAuto
+	}
+	if c.IstioNativeSidecars == "" {
+		c.IstioNativeSidecars = IstioNativeSidecarsAuto
 	}
 	if c.HelperImage == "" {
 		c.HelperImage = DefaultJobProxyHelperImage
@@ -78,6 +142,12 @@ func (c JobProxyConfig) Validate(path *field.Path) field.ErrorList {
 	default:
 		errs = append(errs, field.NotSupported(path.Child("strategy"), c.Strategy,
 			[]JobProxyStrategy{JobProxyWrapper, JobProxyNative, JobProxyAuto}))
+	}
+	switch c.IstioNativeSidecars {
+	case IstioNativeSidecarsAuto, IstioNativeSidecarsTrue, IstioNativeSidecarsFalse:
+	default:
+		errs = append(errs, field.NotSupported(path.Child("istioNativeSidecars"), c.IstioNativeSidecars,
+			[]IstioNativeSidecarMode{IstioNativeSidecarsAuto, IstioNativeSidecarsTrue, IstioNativeSidecarsFalse}))
 	}
 	p := path.Child("helperImage")
 	if c.HelperImage == "" {
@@ -107,13 +177,8 @@ func (c JobProxyConfig) readyTimeout() time.Duration {
 	return d
 }
 
-// native says whether pods should get native sidecars rather than wrappers.
-func (c JobProxyConfig) native() bool {
+// preferNative says whether a pod whose proxy would be a regular container
+// is annotated for a native one rather than wrapped.
+func (c JobProxyConfig) preferNative() bool {
 	return c.Strategy == JobProxyNative || (c.Strategy == JobProxyAuto && c.NativeSidecars)
-}
-
-// nativeAllowed says whether native sidecars may be used at all (the
-// fallback for a pod the wrapper cannot handle).
-func (c JobProxyConfig) nativeAllowed() bool {
-	return c.Strategy == JobProxyNative || c.NativeSidecars
 }

@@ -11,9 +11,10 @@ func TestJobProxyConfigDefault(t *testing.T) {
 	var c JobProxyConfig
 	c.Default()
 	want := JobProxyConfig{
-		Strategy:     "wrapper",
-		HelperImage:  "ghcr.io/flux-infra/platform-webhook:v0.1.0",
-		ReadyTimeout: "5m",
+		Strategy:            "auto",
+		IstioNativeSidecars: "auto",
+		HelperImage:         "ghcr.io/flux-infra/platform-webhook:v0.1.0",
+		ReadyTimeout:        "5m",
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Default() = %+v, want %+v", c, want)
@@ -21,7 +22,7 @@ func TestJobProxyConfigDefault(t *testing.T) {
 	if errs := c.Validate(field.NewPath("policies", "jobProxy")); len(errs) > 0 {
 		t.Errorf("the defaults do not validate: %v", errs)
 	}
-	set := JobProxyConfig{Strategy: "auto", NativeSidecars: true, HelperImage: "mirror.example.com/platform-webhook:v0.2.0",
+	set := JobProxyConfig{Strategy: "wrapper", NativeSidecars: true, IstioNativeSidecars: "false", HelperImage: "mirror.example.com/platform-webhook:v0.2.0",
 		ReadyTimeout: "1m"}
 	got := set
 	got.Default()
@@ -46,6 +47,9 @@ func TestJobProxyConfigValidate(t *testing.T) {
 		{"auto with native sidecars", valid(func(c *JobProxyConfig) { c.Strategy = "auto"; c.NativeSidecars = true }), nil},
 		{"unknown strategy", valid(func(c *JobProxyConfig) { c.Strategy = "sidecar" }),
 			[]string{`policies.jobProxy.strategy: Unsupported value: "sidecar": supported values: "wrapper", "native", "auto"`}},
+		{"istiod native sidecars true", valid(func(c *JobProxyConfig) { c.IstioNativeSidecars = "true" }), nil},
+		{"unknown istiod native sidecars mode", valid(func(c *JobProxyConfig) { c.IstioNativeSidecars = "yes" }),
+			[]string{`policies.jobProxy.istioNativeSidecars: Unsupported value: "yes": supported values: "auto", "true", "false"`}},
 		{"no helper image", valid(func(c *JobProxyConfig) { c.HelperImage = "" }),
 			[]string{`policies.jobProxy.helperImage: Required value`}},
 		{"bad helper image", valid(func(c *JobProxyConfig) { c.HelperImage = "Ghcr.io/Platform Webhook" }),

@@ -1,6 +1,7 @@
 package policies
 
 import (
+	"fmt"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -21,11 +22,32 @@ var (
 	meshInjection = map[string]string{"istio-injection": "enabled"}
 )
 
+// jobProxyConfig is a config for a cluster whose istiod runs
+// ENABLE_NATIVE_SIDECARS=false: Istio's proxies are regular containers, the
+// case job-proxy acts on.
 func jobProxyConfig(strategy JobProxyStrategy, nativeSidecars bool) JobProxyConfig {
-	c := JobProxyConfig{Strategy: strategy, NativeSidecars: nativeSidecars}
+	c := JobProxyConfig{Strategy: strategy, NativeSidecars: nativeSidecars, IstioNativeSidecars: IstioNativeSidecarsFalse}
 	c.Default()
 	return c
 }
+
+// classic is cfg on a cluster whose istiod runs ENABLE_NATIVE_SIDECARS=false.
+func classic(cfg JobProxyConfig) JobProxyConfig {
+	cfg.IstioNativeSidecars = IstioNativeSidecarsFalse
+	return cfg
+}
+
+// nodes is a cluster with Nodes of these kubelet versions (node-0, node-1...).
+func nodes(kubeletVersions ...string) *IstioCluster {
+	c := NewIstioCluster(false)
+	for i, v := range kubeletVersions {
+		c.SetNode(fmt.Sprintf("node-%d", i), v)
+	}
+	return c
+}
+
+// oldKubelets is a cluster whose kubelets predate native sidecars (1.28).
+var oldKubelets = nodes("v1.28.15-eks-a737599", "v1.31.2")
 
 // The wrapped container's line, and the init container's.
 const (
@@ -92,7 +114,7 @@ var jobProxyCases = map[string]struct {
 		lines: []string{`annotate the pod sidecar.istio.io/nativeSidecar: "true" (container "notify" has no command to wrap)`},
 	},
 	"args-only-denied": {
-		req: Request{Operation: "CREATE", Namespace: "tenant-a", NamespaceLabels: meshRevision},
+		req: Request{Operation: "CREATE", Namespace: "tenant-a", NamespaceLabels: meshRevision, Istio: oldKubelets},
 		cfg: jobProxyConfig(JobProxyWrapper, false),
 		refusal: []string{
 			`spec.containers[1].command: container "notify" has args but no command, so it cannot be wrapped to wait for istio-proxy (set command to the image's ENTRYPOINT)`,
@@ -160,7 +182,7 @@ func jobProxyCaseDirs(t *testing.T, root string) []string {
 func TestJobProxyWrappedPod(t *testing.T) {
 	pod := imageReadPod(t, filepath.Join(jobProxyTestdata, "job-wrapped", "pod.yaml"))
 	want := imageReadPod(t, filepath.Join(jobProxyTestdata, "already-wrapped", "pod.yaml"))
-	NewJobProxy(JobProxyConfig{}).Mutate(Request{Operation: "CREATE", NamespaceLabels: meshRevision}, pod)
+	NewJobProxy(classic(JobProxyConfig{})).Mutate(Request{Operation: "CREATE", NamespaceLabels: meshRevision}, pod)
 	if !reflect.DeepEqual(pod, want) {
 		t.Errorf("wrapped pod differs from already-wrapped/pod.yaml:\n%s", imagePatch(t, want, pod))
 	}
@@ -192,7 +214,7 @@ func TestJobProxyIdempotent(t *testing.T) {
 func TestJobProxyWithImageRewriteAndIstio(t *testing.T) {
 	pod := imageReadPod(t, filepath.Join(jobProxyTestdata, "job-wrapped", "pod.yaml"))
 	req := Request{Operation: "CREATE", Namespace: "tenant-a", NamespaceLabels: meshRevision}
-	jobProxy, rewrite := NewJobProxy(JobProxyConfig{}), NewImageRewrite(imageTestConfig())
+	jobProxy, rewrite := NewJobProxy(classic(JobProxyConfig{})), NewImageRewrite(imageTestConfig())
 	jobProxy.Mutate(req, pod)
 	rewrite.Mutate(req, pod)
 	if got, want := pod.Spec.InitContainers[1].Image, "123456789012.dkr.ecr.us-east-1.amazonaws.com/ghcr.io/flux-infra/platform-webhook:v0.1.0"; got != want {
@@ -321,7 +343,7 @@ func TestJobProxyWhichPods(t *testing.T) {
 			if req.Namespace == "" {
 				req.Namespace = "tenant-a"
 			}
-			lines := NewJobProxy(JobProxyConfig{}).Mutate(req, pod)
+			lines := NewJobProxy(classic(JobProxyConfig{})).Mutate(req, pod)
 			if len(lines) != tc.wantLines {
 				t.Errorf("Mutate() = %q, want %d lines", lines, tc.wantLines)
 			}
@@ -345,7 +367,7 @@ func TestJobProxyStrategies(t *testing.T) {
 		{JobProxyAuto, true, []string{annotate}},
 	} {
 		pod := jobPod(nil)
-		got := NewJobProxy(JobProxyConfig{Strategy: tc.strategy, NativeSidecars: tc.native}).
+		got := NewJobProxy(classic(JobProxyConfig{Strategy: tc.strategy, NativeSidecars: tc.native})).
 			Mutate(Request{NamespaceLabels: meshRevision}, pod)
 		if !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("strategy %s, nativeSidecars %v: Mutate() = %q, want %q", tc.strategy, tc.native, got, tc.want)
@@ -390,7 +412,7 @@ func TestJobProxyWrapperFlags(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			pod := jobPod(tc.pod)
 			args := slices.Clone(pod.Spec.Containers[0].Args)
-			NewJobProxy(tc.cfg).Mutate(Request{NamespaceLabels: meshRevision}, pod)
+			NewJobProxy(classic(tc.cfg)).Mutate(Request{NamespaceLabels: meshRevision}, pod)
 			if got := strings.Join(pod.Spec.Containers[0].Command, " "); got != tc.want {
 				t.Errorf("command\n got %s\nwant %s", got, tc.want)
 			}
@@ -434,37 +456,51 @@ func TestJobProxyCommandless(t *testing.T) {
 		pod      func(*corev1.Pod)
 		lines    []string
 		refusals []string
+		istio    *IstioCluster // default oldKubelets: no native sidecars
 	}{
-		{"wrapper: refused", JobProxyConfig{}, argsOnly, nil, []string{refusal}},
+		{"wrapper: refused", JobProxyConfig{}, argsOnly, nil, []string{refusal}, nil},
 		{"wrapper, neither command nor args: refused", JobProxyConfig{},
-			func(p *corev1.Pod) { p.Spec.Containers[0].Command = nil }, nil, []string{noCommand}},
-		{"wrapper with native sidecars: native", JobProxyConfig{NativeSidecars: true}, argsOnly, []string{fallback}, nil},
-		{"auto without native sidecars: refused", JobProxyConfig{Strategy: JobProxyAuto}, argsOnly, nil, []string{refusal}},
-		{"native: native", JobProxyConfig{Strategy: JobProxyNative}, argsOnly, []string{annotate}, nil},
+			func(p *corev1.Pod) { p.Spec.Containers[0].Command = nil }, nil, []string{noCommand}, nil},
+		{"wrapper with native sidecars: native", JobProxyConfig{Strategy: JobProxyWrapper, NativeSidecars: true}, argsOnly, []string{fallback}, nil, nil},
+		{"auto without native sidecars: refused", JobProxyConfig{Strategy: JobProxyAuto}, argsOnly, nil, []string{refusal}, nil},
+		{"native: native", JobProxyConfig{Strategy: JobProxyNative}, argsOnly, []string{annotate}, nil, nil},
 		{"native sidecars but Istio ran first: refused, the pod's annotation suggested",
-			JobProxyConfig{NativeSidecars: true}, injected, nil, []string{refusalOr}},
+			JobProxyConfig{Strategy: JobProxyWrapper, NativeSidecars: true}, injected, nil, []string{refusalOr}, nil},
 		{"native strategy but Istio ran first: refused, the pod's annotation suggested",
-			JobProxyConfig{Strategy: JobProxyNative}, injected, nil, []string{refusalOr}},
+			JobProxyConfig{Strategy: JobProxyNative}, injected, nil, []string{refusalOr}, nil},
 		// The tenant's own istio-proxy (Istio's customization container, no
 		// status annotation): Istio has not injected yet, so the native
 		// annotation still works, and the tenant's own annotation is obeyed.
-		{"customization container, wrapper: refused with what works", JobProxyConfig{}, customized, nil, []string{refusal}},
-		{"customization container, native sidecars: native", JobProxyConfig{NativeSidecars: true}, customized, []string{fallback}, nil},
+		{"customization container, wrapper: refused with what works", JobProxyConfig{}, customized, nil, []string{refusal}, nil},
+		{"customization container, native sidecars: native", JobProxyConfig{Strategy: JobProxyWrapper, NativeSidecars: true}, customized, []string{fallback}, nil, nil},
 		{"customization container, the tenant's native annotation: admitted as it is", JobProxyConfig{},
 			func(p *corev1.Pod) {
 				customized(p)
 				p.Annotations = map[string]string{"sidecar.istio.io/nativeSidecar": "true"}
-			}, nil, nil},
-		{"pod says nativeSidecar false: refused without the suggestion", JobProxyConfig{NativeSidecars: true},
+			}, nil, nil, nil},
+		{"pod says nativeSidecar false: refused without the suggestion", JobProxyConfig{Strategy: JobProxyWrapper, NativeSidecars: true},
 			func(p *corev1.Pod) {
 				argsOnly(p)
 				p.Annotations = map[string]string{"sidecar.istio.io/nativeSidecar": "false"}
-			}, nil, []string{refusal}},
+			}, nil, []string{refusal}, nil},
+		// Where the kubelets support native sidecars (1.29+, read from the
+		// Nodes) the annotation is the way out, whatever the strategy.
+		{"kubelets 1.29+, istiod classic: native", JobProxyConfig{}, argsOnly, []string{fallback}, nil,
+			nodes("v1.29.0", "v1.32.4")},
+		{"no Nodes known: native, as Istio reads an empty node list", JobProxyConfig{}, argsOnly, []string{fallback}, nil,
+			NewIstioCluster(false)},
+		{"Istio ran first on kubelets 1.29+: refused, the pod's annotation suggested", JobProxyConfig{}, injected, nil,
+			[]string{refusalOr}, nodes("v1.32.4")},
+		{"the pod's own node predates native sidecars: refused", JobProxyConfig{},
+			func(p *corev1.Pod) { argsOnly(p); p.Spec.NodeName = "node-0" }, nil, []string{refusal}, nodes("v1.28.1", "v1.35.0")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pod := jobPod(tc.pod)
-			req := Request{NamespaceLabels: meshRevision}
-			policy := NewJobProxy(tc.cfg)
+			req := Request{NamespaceLabels: meshRevision, Istio: oldKubelets}
+			if tc.istio != nil {
+				req.Istio = tc.istio
+			}
+			policy := NewJobProxy(classic(tc.cfg))
 			var refusals []string
 			for _, v := range policy.Refuse(req, pod) {
 				refusals = append(refusals, v.String())

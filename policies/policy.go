@@ -26,6 +26,10 @@ type Request struct {
 	// Gateways are the cluster's Istio Gateways and the VirtualServices bound
 	// to them (gateway-hosts); nil when no Gateway is known.
 	Gateways *GatewayIndex
+	// Istio is what the cluster says about Istio's injector (its webhooks'
+	// selectors, the Nodes' kubelet versions) for job-proxy; nil when
+	// nothing is known (then the istiod chart's defaults are assumed).
+	Istio *IstioCluster
 
 	// OldObject is the object before an UPDATE, of the same Go type as the
 	// object under review; nil on CREATE (and in review, where every object

@@ -47,6 +47,15 @@ var serverNamespaces = map[string]map[string]string{
 	"flux-system":  nil,
 }
 
+// oldKubelets is a cluster whose one Node runs kubelet 1.28: Istio's
+// proxies are regular containers there and native sidecars do not run, so
+// job-proxy wraps Job pods in the mesh and denies what it cannot wrap.
+func oldKubelets() *policies.IstioCluster {
+	c := policies.NewIstioCluster(false)
+	c.SetNode("node-a", "v1.28.15")
+	return c
+}
+
 func serverLookup(_ context.Context, name string) (map[string]string, error) {
 	if name == "broken" {
 		return nil, errors.New("namespace cache not synced")
@@ -83,6 +92,7 @@ func serverHandlers(t testing.TB, configPath string, recoverPanic bool) map[stri
 	idx := policies.NewGatewayIndex()
 	idx.SetGateway(publicGateway())
 	set.UseGateways(idx)
+	set.UseIstio(oldKubelets())
 	out := map[string]*admission.Webhook{}
 	for path, h := range set.Endpoints(admission.NewDecoder(scheme), serverLookup) {
 		out[path] = &admission.Webhook{Handler: h, RecoverPanic: ptr.To(recoverPanic)}

@@ -77,6 +77,7 @@ func jobProxyEndpoint(t *testing.T) admission.Handler {
 		t.Fatal(err)
 	}
 	set := config.Default().Build(nil)
+	set.UseIstio(oldKubelets())
 	return webhook.Endpoints(set.Pods, func() *corev1.Pod { return &corev1.Pod{} }, admission.NewDecoder(scheme), meshLookup)["/job-proxy"]
 }
 

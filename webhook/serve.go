@@ -50,6 +50,20 @@ type Server struct {
 	ctx atomic.Pointer[context.Context] // Start's; done once shutdown begins
 }
 
+// slimNode keeps of a Node only its name, resource version and kubelet
+// version.
+func slimNode(o any) (any, error) {
+	n, ok := o.(*corev1.Node)
+	if !ok {
+		return o, nil
+	}
+	return &corev1.Node{
+		TypeMeta:   n.TypeMeta,
+		ObjectMeta: metav1.ObjectMeta{Name: n.Name, ResourceVersion: n.ResourceVersion, UID: n.UID},
+		Status:     corev1.NodeStatus{NodeInfo: corev1.NodeSystemInfo{KubeletVersion: n.Status.NodeInfo.KubeletVersion}},
+	}, nil
+}
+
 // Watch sets up an informer on the manager's cache for a look-up policies
 // need beyond namespace labels (gateway-hosts: Gateways, VirtualServices)
 // and registers its event handlers. The server is not ready until every
@@ -88,6 +102,9 @@ func NewServer(ctx context.Context, cfg *rest.Config, scheme *runtime.Scheme, op
 		Cache: cache.Options{
 			// Only metadata of namespaces is cached: the labels are all policies read.
 			DefaultTransform: cache.TransformStripManagedFields(),
+			// Nodes carry large statuses (images, conditions); job-proxy reads
+			// only the kubelet version, so that is all that is kept.
+			ByObject: map[client.Object]cache.ByObject{&corev1.Node{}: {Transform: slimNode}},
 		},
 	})
 	if err != nil {

@@ -1,9 +1,21 @@
 package main
 
 import (
+	"fmt"
+	"os"
 	"reflect"
+	"strings"
 	"testing"
 )
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
 
 // helperMirrored is the wrapper's image, the webhook's own, once
 // image-rewrite has put it on the mirror.
@@ -40,12 +52,23 @@ func wrappedTemplate(obj map[string]any, path []any, restart, image string, comm
 	set(obj, original, at("metadata", "annotations", originalImages)...)
 }
 
-// TestReviewJobProxy: review shows a Job's and a CronJob's pod template
+// kubeletNodes is --context with Nodes of these kubelet versions.
+func kubeletNodes(versions ...string) string {
+	var docs string
+	for i, v := range versions {
+		docs += fmt.Sprintf("---\napiVersion: v1\nkind: Node\nmetadata:\n  name: node-%d\nstatus:\n  nodeInfo:\n    kubeletVersion: %s\n", i, v)
+	}
+	return docs
+}
+
+// TestReviewJobProxy: on a cluster whose kubelets (Nodes in --context)
+// predate native sidecars, review shows a Job's and a CronJob's pod template
 // wrapped (the Job in a namespace of --context labelled for injection),
 // denies a Job whose container has no command, and warns in audit mode.
 func TestReviewJobProxy(t *testing.T) {
 	dir := t.TempDir()
-	ctxFile := writeFile(t, dir, "context.yaml", `apiVersion: v1
+	ctxFile := writeFile(t, dir, "context.yaml", kubeletNodes("v1.28.15", "v1.37.2")+`---
+apiVersion: v1
 kind: Namespace
 metadata:
   name: mesh
@@ -121,7 +144,21 @@ spec:
           command: ["/app/migrate"]
 `
 	files := writeFile(t, dir, "jobs.yaml", job+"---\n"+cronJob+"---\n"+argsOnly+"---\n"+audited)
-	code, stdout, stderr := runReview(t, "", "-o", "json", "--context", ctxFile, files)
+
+	// Kubelets 1.33+ (Istio's native-sidecar auto mode): the proxy will be
+	// a native sidecar, so nothing is wrapped and the args-only Job is fine.
+	nativeCtx := writeFile(t, dir, "native.yaml", kubeletNodes("v1.37.2", "v1.33.1")+"---\n"+strings.SplitN(readFile(t, ctxFile), "---\n", 4)[3])
+	code, stdout, stderr := runReview(t, "", "-o", "json", "--context", nativeCtx, files)
+	if code != 0 {
+		t.Errorf("native: exit %d, want 0; stderr: %s", code, stderr)
+	}
+	for _, e := range decodeEntries(t, stdout) {
+		if got := strs(e["warnings"]); e["allowed"] != true || strings.Contains(strings.Join(got, "\n"), "job-proxy") {
+			t.Errorf("native: %v allowed %v, warnings %q", e["name"], e["allowed"], got)
+		}
+	}
+
+	code, stdout, stderr = runReview(t, "", "-o", "json", "--context", ctxFile, files)
 	if code != 1 {
 		t.Errorf("exit %d, want 1 (args-only is denied); stderr: %s", code, stderr)
 	}

@@ -1116,7 +1116,7 @@ func TestReviewExamples(t *testing.T) {
 			{"VirtualService", "tenant-a", "checkout", false, hijackDenial, []string{}},
 			{"VirtualService", "tenant-a", "shop", true, "", []string{}},
 		}
-		// examples/job-db-migrate.yaml: a Job in a mesh namespace, wrapped.
+		// examples/job-db-migrate.yaml: a Job in a mesh namespace.
 		jobWant := []summary{
 			{"Namespace", "", "tenant-c", true, "", []string{}},
 			{"Job", "tenant-c", "db-migrate", true, "", []string{}},
@@ -1142,11 +1142,13 @@ func TestReviewExamples(t *testing.T) {
 		}
 		entries, inputs = entries[len(fluxWant)+len(istioWant):], inputs[len(fluxWant)+len(istioWant):]
 
-		// The Job's pod template as job-proxy, then image-rewrite, admit its
-		// pods (see job_proxy_review_test.go for wrappedTemplate).
+		// The Job's pod template as its pods are admitted: no Nodes in
+		// --context, so kubelets count as 1.33+ and Istio's proxy will be a
+		// native sidecar; job-proxy leaves the Job alone, image-rewrite
+		// mirrors it (job_proxy_review_test.go has the wrapped case).
 		migrate := inputs[1]
-		wrappedTemplate(migrate, []any{"spec", "template"}, "Never", mirror+"/ghcr.io/example/db-migrate:1.4.0", []any{"/migrate"},
-			`{"job-proxy-install":"ghcr.io/flux-infra/platform-webhook:v0.1.0","migrate":"ghcr.io/example/db-migrate:1.4.0"}`)
+		set(migrate, mirror+"/ghcr.io/example/db-migrate:1.4.0", "spec", "template", "spec", "containers", 0, "image")
+		set(migrate, `{"migrate":"ghcr.io/example/db-migrate:1.4.0"}`, "spec", "template", "metadata", "annotations", originalImages)
 		if !reflect.DeepEqual(entries[1]["object"], migrate) {
 			t.Errorf("Job object =\n%s\nwant\n%s", toJSON(t, entries[1]["object"]), toJSON(t, migrate))
 		}

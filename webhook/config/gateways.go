@@ -15,15 +15,25 @@ import (
 
 // Watches wires the set's look-ups beyond namespace labels to informers the
 // server starts, and returns them: for gateway-hosts, unless it is off, the
-// Gateways and VirtualServices of the cluster in one index. With the policy
-// off the webhook neither reads nor needs Istio's resources.
+// Gateways and VirtualServices of the cluster in one index; for job-proxy,
+// unless it is off, Istio's injector webhook configurations and the Nodes'
+// kubelet versions. With a policy off the webhook neither reads nor needs
+// what only it reads.
 func (c *Config) Watches(s Set) []webhook.Watch {
-	if c.ModeOf(policies.GatewayHosts) == webhook.Off {
-		return nil
+	var watches []webhook.Watch
+	if c.ModeOf(policies.GatewayHosts) != webhook.Off {
+		idx := policies.NewGatewayIndex()
+		s.UseGateways(idx)
+		watches = append(watches, GatewayWatch(idx))
 	}
-	idx := policies.NewGatewayIndex()
-	s.UseGateways(idx)
-	return []webhook.Watch{GatewayWatch(idx)}
+	if c.ModeOf(policies.JobProxy) != webhook.Off {
+		// The server sees every webhook configuration: what it has not got
+		// does not exist (no Istio webhook: no proxy).
+		istio := policies.NewIstioCluster(true)
+		s.UseIstio(istio)
+		watches = append(watches, IstioWatch(istio))
+	}
+	return watches
 }
 
 // UseGateways makes the VirtualService and Gateway chains look Gateways up in
@@ -60,10 +70,7 @@ func GatewayWatch(idx *policies.GatewayIndex) webhook.Watch {
 
 // watch registers set (add, update) and remove on the cache's informer for
 // T's kind. The informer starts with the manager.
-func watch[T interface {
-	client.Object
-	*istionetworkingv1.Gateway | *istionetworkingv1.VirtualService
-}](ctx context.Context, c cache.Cache, obj T, set, remove func(T)) (toolscache.ResourceEventHandlerRegistration, error) {
+func watch[T client.Object](ctx context.Context, c cache.Cache, obj T, set, remove func(T)) (toolscache.ResourceEventHandlerRegistration, error) {
 	informer, err := c.GetInformer(ctx, obj, cache.BlockUntilSynced(false))
 	if err != nil {
 		return nil, err

@@ -63,17 +63,25 @@ policies:
 	}
 }
 
-// TestWatches: the informers are wired only when gateway-hosts runs.
+// TestWatches: the informers are wired only for the policies that run:
+// gateway-hosts (Gateways, VirtualServices) and job-proxy (Istio's webhook
+// configurations, Nodes).
 func TestWatches(t *testing.T) {
 	c := config.Default()
 	set := c.Build(nil)
-	if got := len(c.Watches(set)); got != 1 || set.VirtualServices.Lookups == nil || set.Gateways.Lookups == nil {
-		t.Errorf("enforce: %d watches, look-ups set: %v %v; want 1 and both", got, set.VirtualServices.Lookups != nil, set.Gateways.Lookups != nil)
+	if got := len(c.Watches(set)); got != 2 || set.VirtualServices.Lookups == nil || set.Gateways.Lookups == nil || set.Pods.Lookups == nil {
+		t.Errorf("enforce: %d watches, look-ups set: %v %v %v; want 2 and all", got,
+			set.VirtualServices.Lookups != nil, set.Gateways.Lookups != nil, set.Pods.Lookups != nil)
 	}
 	c.Policies.GatewayHosts.Mode = webhook.Off
 	set = c.Build(nil)
-	if got := c.Watches(set); got != nil || set.VirtualServices.Lookups != nil {
-		t.Errorf("off: watches %v; want none and no look-ups", got)
+	if got := len(c.Watches(set)); got != 1 || set.VirtualServices.Lookups != nil || set.Pods.Lookups == nil {
+		t.Errorf("gateway-hosts off: %d watches; want 1, for job-proxy only", got)
+	}
+	c.Policies.JobProxy.Mode = webhook.Off
+	set = c.Build(nil)
+	if got := c.Watches(set); got != nil || set.Pods.Lookups != nil {
+		t.Errorf("both off: watches %v; want none and no look-ups", got)
 	}
 }
 

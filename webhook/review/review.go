@@ -16,6 +16,7 @@ import (
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	gomodjsonpatch "gomodules.xyz/jsonpatch/v2"
 	istionetworkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -53,6 +54,12 @@ type Reviewer struct {
 	// Gateways are the Istio Gateways and VirtualServices of --context and
 	// of the inputs (gateway-hosts).
 	Gateways *policies.GatewayIndex
+	// Istio is what Istio's injector will do, for job-proxy: the
+	// MutatingWebhookConfigurations and Nodes of --context and the inputs.
+	// With no webhook configuration among them the istiod chart's
+	// default-revision selectors are assumed; with no Nodes, kubelets new
+	// enough for native sidecars (as Istio reads an empty node list).
+	Istio *policies.IstioCluster
 }
 
 // NewReviewer builds a reviewer; mode, when set, overrides every policy that
@@ -60,15 +67,18 @@ type Reviewer struct {
 func NewReviewer(cfg *config.Config, mode webhook.Mode, context []Document) *Reviewer {
 	set := cfg.Build(nil)
 	set.SetOverride(mode)
-	r := &Reviewer{Set: set, Namespaces: map[string]map[string]string{}, Gateways: policies.NewGatewayIndex()}
+	r := &Reviewer{Set: set, Namespaces: map[string]map[string]string{}, Gateways: policies.NewGatewayIndex(),
+		Istio: policies.NewIstioCluster(false)}
 	set.UseGateways(r.Gateways)
+	set.UseIstio(r.Istio)
 	r.Learn(context)
 	return r
 }
 
 // Learn records the cluster objects that policies look up: namespace
-// labels, and Gateways and VirtualServices of any served version (an object
-// that does not decode is left out here; reviewed, it is reported).
+// labels, Gateways and VirtualServices of any served version,
+// MutatingWebhookConfigurations and Nodes (an object that does not decode
+// is left out here; reviewed, it is reported).
 func (r *Reviewer) Learn(docs []Document) {
 	for _, d := range docs {
 		o := d.Object
@@ -86,6 +96,16 @@ func (r *Reviewer) Learn(docs []Document) {
 			if decodeInto(o, vs) == nil {
 				vs.Namespace = namespaceOf(o)
 				r.Gateways.SetVirtualService(vs)
+			}
+		case o.GetAPIVersion() == "admissionregistration.k8s.io/v1" && o.GetKind() == "MutatingWebhookConfiguration":
+			m := &admissionregistrationv1.MutatingWebhookConfiguration{}
+			if decodeInto(o, m) == nil {
+				r.Istio.SetWebhookConfiguration(m)
+			}
+		case o.GetAPIVersion() == "v1" && o.GetKind() == "Node":
+			n := &corev1.Node{}
+			if decodeInto(o, n) == nil {
+				r.Istio.SetNode(n.Name, n.Status.NodeInfo.KubeletVersion)
 			}
 		}
 	}

@@ -18,7 +18,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"syscall"
 	"time"
 
 	"encoding/json"
@@ -40,16 +39,19 @@ type Cluster struct {
 	Binary     string // the built platform-webhook
 	WebhookLog string // the webhook's log file
 
-	webhook     *exec.Cmd
-	kcm         *exec.Cmd
-	kcmExited   chan error
+	webhook     *process
+	kcm         *process
+	istio       *process // Istio's sidecar injector
 	configPath  string
-	exited      chan error // receives once when the webhook process ends
 	webhookPort int
 	healthAddr  string
 	metricsAddr string
 	caBundle    []byte
+	assets      string // KUBEBUILDER_ASSETS: the binaries controlplane.sh built
 }
+
+// NodeName is the Node every harness cluster has (see Start).
+const NodeName = "node-1"
 
 // RepoRoot is the repository's top folder.
 func RepoRoot() string {
@@ -58,7 +60,8 @@ func RepoRoot() string {
 }
 
 // Start starts etcd and kube-apiserver from $KUBEBUILDER_ASSETS with the CRDs
-// of $PLATFORM_WEBHOOK_CRDS, and builds the webhook binary.
+// of $PLATFORM_WEBHOOK_CRDS, kube-controller-manager, and one Node; and
+// builds the webhook binary. Istio's injector is StartIstio's.
 func Start() (*Cluster, error) {
 	assets, crds := os.Getenv("KUBEBUILDER_ASSETS"), os.Getenv("PLATFORM_WEBHOOK_CRDS")
 	if assets == "" || crds == "" {
@@ -68,7 +71,7 @@ func Start() (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{Dir: dir, KubectlBin: filepath.Join(assets, "kubectl"), WebhookLog: filepath.Join(dir, "webhook.log")}
+	c := &Cluster{Dir: dir, assets: assets, KubectlBin: filepath.Join(assets, "kubectl"), WebhookLog: filepath.Join(dir, "webhook.log")}
 	c.Env = &envtest.Environment{
 		CRDDirectoryPaths:     []string{crds},
 		ErrorIfCRDPathMissing: true,
@@ -96,6 +99,16 @@ func Start() (*Cluster, error) {
 	if err := c.startControllerManager(assets); err != nil {
 		c.Stop()
 		return nil, err
+	}
+	// A cluster has Nodes: one whose kubelet is the apiserver's version.
+	// Tests add older ones to see native-sidecar decisions change.
+	version, err := c.ServerVersion()
+	if err == nil {
+		err = c.AddNode(context.Background(), NodeName, version)
+	}
+	if err != nil {
+		c.Stop()
+		return nil, fmt.Errorf("create Node %s: %w", NodeName, err)
 	}
 	c.Binary = filepath.Join(dir, "platform-webhook")
 	build := exec.Command("go", "build", "-o", c.Binary, "./cmd/platform-webhook")
@@ -132,11 +145,7 @@ func (c *Cluster) StartWebhook(configPath string) error {
 	port := c.webhookPort
 	c.configPath = configPath
 	certDir := filepath.Join(c.Dir, "certs")
-	logf, err := os.OpenFile(c.WebhookLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return err
-	}
-	cmd := exec.Command(c.Binary, "serve",
+	p, err := startProcess("webhook", c.WebhookLog, c.Binary, "serve",
 		"--config", configPath,
 		"--kubeconfig", c.Kubeconfig,
 		"--host", "127.0.0.1",
@@ -145,51 +154,29 @@ func (c *Cluster) StartWebhook(configPath string) error {
 		"--health-addr", c.healthAddr,
 		"--metrics-addr", c.metricsAddr,
 	)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	// The webhook dies with the test process, even when a test panics.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		return fmt.Errorf("start webhook: %w", err)
+	if err != nil {
+		return err
 	}
-	c.webhook = cmd
-	exited := make(chan error, 1)
-	c.exited = exited
-	go func() { exited <- cmd.Wait(); logf.Close() }()
-
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case err := <-exited:
-			c.webhook = nil
-			return fmt.Errorf("webhook exited before it was ready (%v); log:\n%s", err, c.Log())
-		default:
-		}
+	c.webhook = p
+	err = p.waitUntil("ready", 60*time.Second, 100*time.Millisecond, func() bool {
 		resp, err := http.Get("http://" + c.healthAddr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				c.caBundle, err = os.ReadFile(filepath.Join(certDir, "tls.crt"))
-				return err
-			}
+		if err != nil {
+			return false
 		}
-		time.Sleep(100 * time.Millisecond)
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	if err != nil {
+		c.StopWebhook()
+		return err
 	}
-	return fmt.Errorf("webhook not ready after 60s; log:\n%s", c.Log())
+	c.caBundle, err = os.ReadFile(filepath.Join(certDir, "tls.crt"))
+	return err
 }
 
 // StopWebhook stops the webhook process (SIGTERM, as the kubelet does).
 func (c *Cluster) StopWebhook() {
-	if c.webhook == nil || c.webhook.Process == nil {
-		return
-	}
-	c.webhook.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-c.exited:
-	case <-time.After(30 * time.Second):
-		c.webhook.Process.Kill()
-		<-c.exited
-	}
+	c.webhook.stop(30 * time.Second)
 	c.webhook = nil
 }
 
@@ -233,6 +220,12 @@ func (c *Cluster) Log() string {
 // exactly as shipped, except that each clientConfig points at the local
 // webhook (URL instead of service, the self-signed CA).
 func (c *Cluster) InstallWebhooks(ctx context.Context, manifest string) error {
+	return c.installConfigs(ctx, manifest, c.pointAtLocal)
+}
+
+// installConfigs creates the webhook configurations of a manifest file, each
+// entry's clientConfig first passed to point.
+func (c *Cluster) installConfigs(ctx context.Context, manifest string, point func(*admissionregistrationv1.WebhookClientConfig)) error {
 	data, err := os.ReadFile(manifest)
 	if err != nil {
 		return err
@@ -261,7 +254,7 @@ func (c *Cluster) InstallWebhooks(ctx context.Context, manifest string) error {
 				return fmt.Errorf("%s: %w", manifest, err)
 			}
 			for i := range m.Webhooks {
-				c.pointAtLocal(&m.Webhooks[i].ClientConfig)
+				point(&m.Webhooks[i].ClientConfig)
 			}
 			if err := c.Client.Create(ctx, &m); err != nil {
 				return err
@@ -272,7 +265,7 @@ func (c *Cluster) InstallWebhooks(ctx context.Context, manifest string) error {
 				return fmt.Errorf("%s: %w", manifest, err)
 			}
 			for i := range v.Webhooks {
-				c.pointAtLocal(&v.Webhooks[i].ClientConfig)
+				point(&v.Webhooks[i].ClientConfig)
 			}
 			if err := c.Client.Create(ctx, &v); err != nil {
 				return err
@@ -313,12 +306,8 @@ func (c *Cluster) Kubectl(stdin string, args ...string) (stdout, stderr string, 
 // Pending, which is all admission needs. It waits until the ServiceAccount
 // controller has made "default" in namespace default.
 func (c *Cluster) startControllerManager(assets string) error {
-	logFile := filepath.Join(c.Dir, "kube-controller-manager.log")
-	logf, err := os.OpenFile(logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return err
-	}
-	cmd := exec.Command(filepath.Join(assets, "kube-controller-manager"),
+	p, err := startProcess("kube-controller-manager", filepath.Join(c.Dir, "kube-controller-manager.log"),
+		filepath.Join(assets, "kube-controller-manager"),
 		"--kubeconfig", c.Kubeconfig,
 		"--authentication-kubeconfig", c.Kubeconfig,
 		"--authorization-kubeconfig", c.Kubeconfig,
@@ -332,48 +321,22 @@ func (c *Cluster) startControllerManager(assets string) error {
 		// controllers would only mark the tests' fake Nodes NotReady.
 		"--controllers", "*,-nodelifecycle,-nodeipam",
 	)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		return fmt.Errorf("start kube-controller-manager: %w", err)
+	if err != nil {
+		return err
 	}
-	c.kcm = cmd
-	exited := make(chan error, 1)
-	c.kcmExited = exited
-	go func() { exited <- cmd.Wait(); logf.Close() }()
-
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case err := <-exited:
-			c.kcm = nil
-			log, _ := os.ReadFile(logFile)
-			return fmt.Errorf("kube-controller-manager exited (%v); log:\n%s", err, log)
-		default:
-		}
-		if _, _, err := c.Kubectl("", "get", "serviceaccount", "default", "-n", "default"); err == nil {
-			return nil
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	log, _ := os.ReadFile(logFile)
-	return fmt.Errorf("kube-controller-manager made no default ServiceAccount in 60s; log:\n%s", log)
+	c.kcm = p
+	return p.waitUntil("making the default ServiceAccount", 60*time.Second, 200*time.Millisecond, func() bool {
+		_, _, err := c.Kubectl("", "get", "serviceaccount", "default", "-n", "default")
+		return err == nil
+	})
 }
 
 // Stop stops the webhook and the control plane and removes the scratch folder.
 func (c *Cluster) Stop() {
 	c.StopWebhook()
-	if c.kcm != nil && c.kcm.Process != nil {
-		c.kcm.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-c.kcmExited:
-		case <-time.After(10 * time.Second):
-			c.kcm.Process.Kill()
-			<-c.kcmExited
-		}
-		c.kcm = nil
-	}
+	c.istio.stop(10 * time.Second)
+	c.kcm.stop(10 * time.Second)
+	c.istio, c.kcm = nil, nil
 	if c.Env != nil {
 		c.Env.Stop()
 	}

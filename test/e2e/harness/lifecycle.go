@@ -9,10 +9,8 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
@@ -32,10 +30,10 @@ func (c *Cluster) HealthAddr() string { return c.healthAddr }
 
 // SignalWebhook sends sig to the cluster's webhook without waiting.
 func (c *Cluster) SignalWebhook(sig os.Signal) error {
-	if c.webhook == nil || c.webhook.Process == nil {
+	if c.webhook == nil {
 		return errors.New("the webhook is not running")
 	}
-	return c.webhook.Process.Signal(sig)
+	return c.webhook.cmd.Process.Signal(sig)
 }
 
 // WaitWebhook waits up to timeout for the cluster's webhook to exit and
@@ -44,13 +42,11 @@ func (c *Cluster) WaitWebhook(timeout time.Duration) (err error, exited bool) {
 	if c.webhook == nil {
 		return nil, true
 	}
-	select {
-	case err := <-c.exited:
+	err, exited = c.webhook.wait(timeout)
+	if exited {
 		c.webhook = nil
-		return err, true
-	case <-time.After(timeout):
-		return nil, false
 	}
+	return err, exited
 }
 
 // SetCABundle sets the caBundle of every entry of the platform-webhook
@@ -97,8 +93,7 @@ type Webhook struct {
 	HealthAddr string
 	CertDir    string
 	LogFile    string
-	cmd        *exec.Cmd
-	exited     chan error
+	proc       *process
 }
 
 // StartExtraWebhook starts `platform-webhook serve` with the given
@@ -122,11 +117,7 @@ func (c *Cluster) StartExtraWebhook(name, kubeconfig, configPath string) (*Webho
 		CertDir:    filepath.Join(dir, "certs"),
 		LogFile:    filepath.Join(dir, "webhook.log"),
 	}
-	logf, err := os.OpenFile(w.LogFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	w.cmd = exec.Command(c.Binary, "serve",
+	w.proc, err = startProcess("webhook "+name, w.LogFile, c.Binary, "serve",
 		"--config", configPath,
 		"--kubeconfig", kubeconfig,
 		"--host", "127.0.0.1",
@@ -135,45 +126,22 @@ func (c *Cluster) StartExtraWebhook(name, kubeconfig, configPath string) (*Webho
 		"--health-addr", w.HealthAddr,
 		"--metrics-addr", "0",
 	)
-	w.cmd.Stdout, w.cmd.Stderr = logf, logf
-	w.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := w.cmd.Start(); err != nil {
-		logf.Close()
+	if err != nil {
 		return nil, err
 	}
-	w.exited = make(chan error, 1)
-	go func() { w.exited <- w.cmd.Wait(); logf.Close() }()
 	return w, nil
 }
 
 // WaitReady waits until /readyz answers 200.
 func (w *Webhook) WaitReady(timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		select {
-		case err := <-w.exited:
-			w.exited <- err
-			return fmt.Errorf("webhook exited (%v); log:\n%s", err, w.Log())
-		default:
-		}
-		if code, _, err := Readyz(w.HealthAddr); err == nil && code == http.StatusOK {
-			return nil
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return fmt.Errorf("webhook not ready after %s; log:\n%s", timeout, w.Log())
+	return w.proc.waitUntil("ready", timeout, 50*time.Millisecond, func() bool {
+		code, _, err := Readyz(w.HealthAddr)
+		return err == nil && code == http.StatusOK
+	})
 }
 
 // Stop sends SIGTERM and waits for the process to end.
-func (w *Webhook) Stop() {
-	w.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-w.exited:
-		w.exited <- err
-	case <-time.After(30 * time.Second):
-		w.cmd.Process.Kill()
-	}
-}
+func (w *Webhook) Stop() { w.proc.stop(30 * time.Second) }
 
 // Log is what the process wrote so far.
 func (w *Webhook) Log() string {
