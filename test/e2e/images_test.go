@@ -2,24 +2,17 @@ package e2e
 
 import (
 	"context"
-	"crypto/tls"
-	"encoding/json"
-	"encoding/pem"
-	"net/http"
-	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/utils/ptr"
-	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/flux-infra/platform-webhook/policies"
+	"github.com/flux-infra/platform-webhook/test/e2e/harness"
 )
 
 func TestApplyPodImagesRewritten(t *testing.T) {
@@ -98,80 +91,74 @@ func TestImageRegistryDenial(t *testing.T) {
 	}
 }
 
-// TestReinvocation: a test-only mutating webhook, called after ours (the
-// apiserver orders configurations by name), adds a sidecar the way Istio's
-// injector does. reinvocationPolicy: IfNeeded on image-rewrite makes the
-// apiserver call us again, so the sidecar's image is mirrored too and
-// image-registry admits the pod.
+// TestReinvocation: Istio's own injector, installed under a configuration
+// name that sorts after ours (the apiserver calls mutating configurations in
+// name order: a second Istio install, or any injector named so), adds its
+// containers after image-rewrite has run. The pod asks for an upstream proxy
+// image (sidecar.istio.io/proxyImage), so only reinvocationPolicy: IfNeeded
+// on image-rewrite mirrors it; image-registry then admits the pod.
 func TestReinvocation(t *testing.T) {
-	namespace(t, "e2e-reinvoke", nil)
-	scheme := runtime.NewScheme()
-	clientgoscheme.AddToScheme(scheme)
-	decoder := admission.NewDecoder(scheme)
-	injector := &admission.Webhook{Handler: admission.HandlerFunc(func(ctx context.Context, req admission.Request) admission.Response {
-		pod := &corev1.Pod{}
-		if err := decoder.Decode(req, pod); err != nil {
-			return admission.Errored(http.StatusBadRequest, err)
-		}
-		for _, c := range pod.Spec.Containers {
-			if c.Name == "sidecar" {
-				return admission.Allowed("already injected")
-			}
-		}
-		pod.Spec.Containers = append(pod.Spec.Containers, corev1.Container{Name: "sidecar", Image: "docker.io/istio/proxyv2:1.24.0"})
-		marshaled, _ := json.Marshal(pod)
-		return admission.PatchResponseFromRaw(req.Object.Raw, marshaled)
-	})}
-	srv := httptest.NewUnstartedServer(injector)
-	srv.TLS = &tls.Config{NextProtos: []string{"http/1.1"}}
-	srv.StartTLS()
-	defer srv.Close()
-	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
-
-	cfg := &admissionregistrationv1.MutatingWebhookConfiguration{
-		ObjectMeta: metav1.ObjectMeta{Name: "zz-test-injector"},
-		Webhooks: []admissionregistrationv1.MutatingWebhook{{
-			Name:                    "sidecar.test.flux-infra.io",
-			ClientConfig:            admissionregistrationv1.WebhookClientConfig{URL: ptr.To(srv.URL + "/inject"), CABundle: ca},
-			Rules:                   []admissionregistrationv1.RuleWithOperations{{Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create}, Rule: admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods"}}}},
-			ObjectSelector:          &metav1.LabelSelector{MatchLabels: map[string]string{"e2e-inject": "true"}},
-			SideEffects:             ptr.To(admissionregistrationv1.SideEffectClassNone),
-			AdmissionReviewVersions: []string{"v1"},
-			ReinvocationPolicy:      ptr.To(admissionregistrationv1.NeverReinvocationPolicy),
-			FailurePolicy:           ptr.To(admissionregistrationv1.Fail),
-		}},
-	}
+	const ns = "e2e-reinvoke"
+	namespace(t, ns, nil) // no Istio label: the regular injector configurations skip it
 	ctx := context.Background()
+	var tag admissionregistrationv1.MutatingWebhookConfiguration
+	if err := cluster.Client.Get(ctx, client.ObjectKey{Name: "istio-revision-tag-stable"}, &tag); err != nil {
+		t.Fatal(err)
+	}
+	// Istio's webhook, as rendered, selecting this namespace by name.
+	hook := tag.Webhooks[0]
+	hook.Name = "sidecar.zz-e2e.istio.io"
+	hook.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": ns}}
+	cfg := &admissionregistrationv1.MutatingWebhookConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: "zz-istio-after-platform-webhook"},
+		Webhooks:   []admissionregistrationv1.MutatingWebhook{hook},
+	}
 	if err := cluster.Client.Create(ctx, cfg); err != nil {
 		t.Fatal(err)
 	}
 	defer cluster.Client.Delete(ctx, cfg)
-	// The apiserver picks up new webhook configurations asynchronously.
-	time.Sleep(2 * time.Second)
-
-	out, errOut := kubectl(t, `apiVersion: v1
+	const upstream = "docker.io/istio/proxyv2:" + harness.IstioTag
+	pod := `apiVersion: v1
 kind: Pod
 metadata:
   name: injected
   namespace: e2e-reinvoke
-  labels:
-    e2e-inject: "true"
+  annotations:
+    sidecar.istio.io/proxyImage: ` + upstream + `
 spec:
   containers:
     - name: app
       image: nginx:1.27
-`, "apply", "-f", "-")
+`
+	// The apiserver picks up new webhook configurations asynchronously.
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		out, _, err := cluster.Kubectl(pod, "apply", "--dry-run=server", "-f", "-", "-o", "json")
+		if err == nil && proxyLayout(decodePod(t, out)) != "none" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the apiserver never called Istio's injector after ours")
+		}
+	}
+	out, errOut := kubectl(t, pod, "apply", "-f", "-")
 	if out != "pod/injected created\n" || errOut != "" {
 		t.Fatalf("kubectl apply printed\nstdout: %q\nstderr: %q", out, errOut)
 	}
-	pod := getPod(t, "e2e-reinvoke", "injected")
+	got := getPod(t, ns, "injected")
 	var images []string
-	for _, c := range pod.Spec.Containers {
+	for _, c := range append(got.Spec.InitContainers, got.Spec.Containers...) {
 		images = append(images, c.Name+"="+c.Image)
 	}
-	want := "app=" + mirror + "/docker-hub/library/nginx:1.27 sidecar=" + mirror + "/docker-hub/istio/proxyv2:1.24.0"
-	if got := strings.Join(images, " "); got != want {
-		t.Errorf("images %s\nwant   %s", got, want)
+	slices.Sort(images)
+	// Istio's init container (istio-init) and proxy both use proxyImage.
+	want := []string{"app=" + mirror + "/docker-hub/library/nginx:1.27", "istio-init=" + mirror + "/docker-hub/istio/proxyv2:" + harness.IstioTag,
+		"istio-proxy=" + mirror + "/docker-hub/istio/proxyv2:" + harness.IstioTag}
+	if !slices.Equal(images, want) {
+		t.Errorf("images %q\nwant   %q", images, want)
+	}
+	if got, want := got.Annotations["platform-webhook.flux-infra.io/original-images"],
+		`{"app":"nginx:1.27","istio-init":"`+upstream+`","istio-proxy":"`+upstream+`"}`; got != want {
+		t.Errorf("original images %s\nwant %s", got, want)
 	}
 }
 

@@ -54,8 +54,13 @@ func waitForDefaultServiceAccount(t *testing.T, ns string) {
 func getPod(t *testing.T, ns, name string) *corev1.Pod {
 	t.Helper()
 	out, _ := kubectl(t, "", "get", "pod", "-n", ns, name, "-o", "json")
+	return decodePod(t, out)
+}
+
+func decodePod(t *testing.T, js string) *corev1.Pod {
+	t.Helper()
 	pod := &corev1.Pod{}
-	if err := json.Unmarshal([]byte(out), pod); err != nil {
+	if err := json.Unmarshal([]byte(js), pod); err != nil {
 		t.Fatalf("decode pod: %v", err)
 	}
 	return pod

@@ -23,6 +23,14 @@ var cluster *harness.Cluster
 // tests run on (with its docker.io -> docker-hub prefix).
 const mirror = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
 
+// istioHub is istiod's global.hub in the seed
+// (manifests/infrastructure/istio/istiod/helmrelease.yaml), on this mirror;
+// istioProxy is the proxy image Istio's injector adds.
+const (
+	istioHub   = mirror + "/docker-hub/istio"
+	istioProxy = istioHub + "/proxyv2:" + harness.IstioTag
+)
+
 func TestMain(m *testing.M) {
 	if os.Getenv("PLATFORM_WEBHOOK_E2E") != "1" {
 		fmt.Println("end-to-end tests skipped: run `make test-e2e` (PLATFORM_WEBHOOK_E2E=1 with the control plane built)")
@@ -48,9 +56,22 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "e2e: install webhooks:", err)
 		return 1
 	}
+	// Istio's own injector, as the seed installs istiod (its proxy images
+	// from the mirror: global.hub).
+	if err := c.StartIstio(context.Background(), istioHub); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: Istio's injector:", err)
+		return 1
+	}
 	code := m.Run()
 	if code != 0 {
-		fmt.Fprintf(os.Stderr, "--- webhook log ---\n%s\n", c.Log())
+		fmt.Fprintf(os.Stderr, "--- webhook log ---\n%s\n--- Istio injector log (tail) ---\n%s\n", c.Log(), tail(c.IstioLog(), 4000))
 	}
 	return code
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
 }

@@ -14,6 +14,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 // Istio as the seed installs it (manifests/infrastructure/istio/istiod):
@@ -98,8 +100,20 @@ func (c *Cluster) AddNode(ctx context.Context, name, kubeletVersion string) erro
 	if err := c.Client.Create(ctx, node); err != nil {
 		return err
 	}
-	node.Status.NodeInfo.KubeletVersion = kubeletVersion
-	return c.Client.Status().Update(ctx, node)
+	// kube-controller-manager's node controllers write to a new Node too.
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := c.Client.Get(ctx, client.ObjectKeyFromObject(node), node); err != nil {
+			return err
+		}
+		node.Status.NodeInfo.KubeletVersion = kubeletVersion
+		return c.Client.Status().Update(ctx, node)
+	})
+	if err != nil {
+		// A Node without a kubelet version would count as old for Istio.
+		_ = c.DeleteNode(ctx, name)
+		return fmt.Errorf("set the kubelet version of Node %s: %w", name, err)
+	}
+	return nil
 }
 
 // DeleteNode deletes a Node made by AddNode.
