@@ -66,6 +66,12 @@ func run() error {
 	if err := c.InstallWebhooks(context.Background(), filepath.Join(root, "manifests", "webhook", "webhooks.yaml")); err != nil {
 		return err
 	}
+	// Istio's own injector, as the seed installs istiod: revision 1-30 and
+	// its tags, proxy images from the mirror of config.yaml.
+	fmt.Println("Starting Istio's sidecar injector (istiod " + harness.IstioTag + "'s injection code, revision " + harness.IstioRevision + ")...")
+	if err := c.StartIstio(context.Background(), "123456789012.dkr.ecr.us-east-1.amazonaws.com/docker-hub/istio"); err != nil {
+		return err
+	}
 	examples := filepath.Join(root, "examples")
 	step := func(args ...string) {
 		fmt.Printf("\n$ kubectl %s\n", strings.Join(args, " "))
@@ -87,7 +93,18 @@ func run() error {
 	// CronJobs' Jobs create their pods through the webhooks, a moment later.
 	time.Sleep(3 * time.Second)
 	step("get", "pods", "-A", "-o", `custom-columns=NAMESPACE:.metadata.namespace,POD:.metadata.name,OWNER:.metadata.ownerReferences[0].kind,IMAGES:.spec.containers[*].image`)
-	step("get", "pods", "-A", "-l", "batch.kubernetes.io/job-name", "-o", `custom-columns=NAMESPACE:.metadata.namespace,JOB POD:.metadata.name,INIT:.spec.initContainers[*].name,COMMAND:.spec.containers[0].command`)
+	jobPods := `custom-columns=NAMESPACE:.metadata.namespace,JOB POD:.metadata.name,INIT CONTAINERS:.spec.initContainers[*].name,CONTAINERS:.spec.containers[*].name,COMMAND:.spec.containers[0].command`
+	step("get", "pods", "-A", "-l", "batch.kubernetes.io/job-name", "-o", jobPods)
+	fmt.Println("\n(tenant-c is in the mesh: Istio injected istio-proxy as a native sidecar, an init container the kubelet starts first")
+	fmt.Println(" and stops last, because every Node's kubelet is 1.33+ (istiod's ENABLE_NATIVE_SIDECARS=auto). job-proxy left it alone.)")
+	fmt.Println("\n# A Node with kubelet v1.32.4 joins: Istio's auto mode now injects istio-proxy as a regular container, so job-proxy wraps.")
+	if err := c.AddNode(context.Background(), "node-old", "v1.32.4"); err != nil {
+		return err
+	}
+	time.Sleep(2 * time.Second) // the webhook's and Istio's Node informers
+	step("create", "job", "-n", "tenant-c", "db-migrate-2", "--image=ghcr.io/example/db-migrate:1.4.0", "--", "/migrate", "up")
+	time.Sleep(2 * time.Second)
+	step("get", "pods", "-n", "tenant-c", "-l", "batch.kubernetes.io/job-name=db-migrate-2", "-o", jobPods)
 	step("get", "virtualservices,gateways,helmreleases,kustomizations", "-A")
 	fmt.Println("\n(Deployments, Jobs and CronJobs are stored as written: the server patches the pods their controllers create, never")
 	fmt.Println(" workloads, so Flux sees no drift. Nothing schedules the pods here, so they stay Pending; `platform-webhook review examples/` previews them too.)")
