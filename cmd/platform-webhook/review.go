@@ -24,7 +24,7 @@ func review(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet("review", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "configuration file (default: the embedded default)")
-	contexts := fs.StringArray("context", nil, "file or folder of objects that already exist in the cluster (Namespaces with their labels, Gateways); repeatable")
+	contexts := fs.StringArray("context", nil, "file or folder of objects that already exist in the cluster (Namespaces with their labels, Gateways, VirtualServices, Nodes, MutatingWebhookConfigurations); repeatable")
 	mode := fs.String("mode", "", "run every policy that is not off in this mode: enforce or audit")
 	output := fs.StringP("output", "o", "yaml", "output: yaml (objects on stdout, denials and warnings on stderr) or json")
 	fs.Usage = func() {

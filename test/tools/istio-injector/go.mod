@@ -1,4 +1,4 @@
-// Prototype: Istio's real sidecar injector (istio.io/istio/pkg/kube/inject)
+// Istio's real sidecar injector (istio.io/istio/pkg/kube/inject)
 // served standalone for e2e tests. Separate module so istio.io/istio's large
 // dependency graph stays out of the webhook's go.mod and test/tools/go.mod.
 module github.com/flux-infra/platform-webhook/test/tools/istio-injector
