@@ -1,6 +1,7 @@
-// End-to-end tests: a real etcd and kube-apiserver, the real CRDs, the
-// platform-webhook binary serving on loopback, the webhook configurations of
-// manifests/webhook, and the pinned kubectl. What kubectl prints is compared
+// End-to-end tests: a real etcd, kube-apiserver and kube-controller-manager,
+// the real CRDs, the platform-webhook binary serving on loopback, the webhook
+// configurations of manifests/webhook, Istio's own sidecar injector with the
+// istiod chart's webhook configurations, and the pinned kubectl. What kubectl prints is compared
 // word for word: it is what users read.
 //
 // Run with `make test-e2e` (or `make test`): it builds the control plane once
