@@ -12,37 +12,40 @@ import (
 // JobProxyPolicy is the job-proxy mutator. A Job's container in the mesh
 // starts before istio-proxy is ready (its first calls fail), and when it
 // exits the proxy keeps running, so the Job never completes. job-proxy makes
-// every Job pod that gets an istio-proxy wait for it and stop it:
+// every Job pod that gets istio-proxy as a regular container wait for it and
+// stop it. Where Istio injects a native sidecar (an init container with
+// restartPolicy Always, which the kubelet starts first and stops last), or
+// no proxy at all, there is nothing to do, whatever the strategy.
 //
-//   - wrapper (the default strategy): each regular container's command
-//     becomes `/job-proxy/platform-webhook wrap [flags] -- <command>`; an
-//     added init container copies that binary (the webhook's own, from
-//     HelperImage) into a shared emptyDir. The wrapper polls
-//     localhost:15021/healthz/ready, runs the command, then POSTs
-//     localhost:15020/quitquitquit (see cmd/platform-webhook/wrap.go).
-//   - native: the pod is annotated sidecar.istio.io/nativeSidecar: "true", so
-//     Istio injects istio-proxy as a native sidecar that the kubelet starts
-//     first and stops last. This needs the annotation before Istio's injector
-//     runs: a pod that already has istio-proxy as a regular container is
-//     wrapped instead.
-//   - auto: native when the config says the cluster supports native
-//     sidecars, wrapper otherwise.
-//
-// Job pods: a controller owner reference to a batch/v1 Job, or the
-// batch.kubernetes.io/job-name label. Pods that get a sidecar: an istio-proxy
-// container already there, or (Istio not run yet) a pod Istio's injector will
-// inject, by its webhooks' selectors and its own skips (istioInjects). An
+// Which pods: Job pods (a controller owner reference to a batch/v1 Job, or
+// the batch.kubernetes.io/job-name label) that already have a regular
+// istio-proxy, or that Istio's injector will inject (istioInjects: its
+// webhooks' selectors and its own skips) with a regular proxy
+// (istioProxyNative: the pod's annotation, then istiod's setting). An
 // istio-proxy container without Istio's status annotation, in a pod Istio
 // will inject, is the tenant's customization, not a proxy: the pod counts
-// as not injected yet (so the native annotation still works). Left alone:
-// istio-proxy itself, the pod's init containers, pods whose istio-proxy is
-// already a native sidecar (or will be: the annotation is "true").
+// as not injected yet. Never touched: istio-proxy itself, the pod's init
+// containers.
+//
+// What, where the proxy will be regular (JobProxyConfig.preferNative):
+//
+//   - wrapper (strategy wrapper, or auto without nativeSidecars): each
+//     regular container's command becomes `/job-proxy/platform-webhook wrap
+//     [flags] -- <command>`; an added init container copies that binary (the
+//     webhook's own, from HelperImage) into a shared emptyDir. The wrapper
+//     polls localhost:15021/healthz/ready, runs the command, then POSTs
+//     localhost:15020/quitquitquit (see cmd/platform-webhook/wrap.go).
+//   - native (strategy native, or auto with nativeSidecars): the pod is
+//     annotated sidecar.istio.io/nativeSidecar: "true", so Istio injects a
+//     native sidecar instead. The annotation must come before Istio's
+//     injector runs: a pod that already has a regular istio-proxy is wrapped.
 //
 // The wrapper needs a command to wrap. A container that sets only args, or
 // neither, runs the image's ENTRYPOINT, which the webhook cannot see. Such a
-// pod gets native sidecars where they are allowed (strategy native, or
-// nativeSidecars: true) and Istio has not injected yet; otherwise Refuse
-// denies it (audit: warns) saying what to add. It is never admitted to hang.
+// pod is annotated for a native sidecar where native sidecars run (every
+// kubelet 1.29+, or nativeSidecars, or strategy native) and Istio has not
+// injected yet; otherwise Refuse denies it (audit: warns) saying what to
+// add. It is never admitted to hang.
 //
 // It acts on a pod's CREATE only; a second pass changes nothing.
 type JobProxyPolicy struct {
