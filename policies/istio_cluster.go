@@ -25,7 +25,8 @@ type IstioCluster struct {
 	// chart renders for a default revision are assumed (chartSelects).
 	webhooksKnown bool
 	injectors     map[string][]istioInjectorWebhook // by configuration name
-	nodes         map[string]string                 // Node name -> kubelet version
+	nodes         map[string]int                    // Node name -> kubelet minor version, -1: does not parse
+	minors        map[int]int                       // kubelet minor version -> how many Nodes run it
 }
 
 // istioInjectorWebhook is one entry of an Istio sidecar-injector
@@ -40,7 +41,8 @@ type istioInjectorWebhook struct {
 // webhook configurations are authoritative from the start (the server,
 // whose informer has listed them all before it is ready).
 func NewIstioCluster(webhooksKnown bool) *IstioCluster {
-	return &IstioCluster{webhooksKnown: webhooksKnown, injectors: map[string][]istioInjectorWebhook{}, nodes: map[string]string{}}
+	return &IstioCluster{webhooksKnown: webhooksKnown, injectors: map[string][]istioInjectorWebhook{},
+		nodes: map[string]int{}, minors: map[int]int{}}
 }
 
 // istioInjectorSuffix ends the name of every sidecar-injector webhook the
@@ -83,17 +85,38 @@ func (c *IstioCluster) DeleteWebhookConfiguration(name string) {
 }
 
 // SetNode records a Node's kubelet version (status.nodeInfo.kubeletVersion).
+// Only the minor version is kept, as Istio compares only that
+// (DetectNativeSidecar: a version that does not parse fails its check).
+// Istio parses with hashicorp/go-version; ParseGeneric reads the same
+// kubelet strings ("v1.33.5-eks-3025e55").
 func (c *IstioCluster) SetNode(name, kubeletVersion string) {
+	minor := -1
+	if v, err := version.ParseGeneric(kubeletVersion); err == nil {
+		minor = int(v.Minor())
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.nodes[name] = kubeletVersion
+	c.forgetNode(name)
+	c.nodes[name] = minor
+	c.minors[minor]++
 }
 
 // DeleteNode forgets a Node.
 func (c *IstioCluster) DeleteNode(name string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.forgetNode(name)
+}
+
+func (c *IstioCluster) forgetNode(name string) {
+	minor, ok := c.nodes[name]
+	if !ok {
+		return
+	}
 	delete(c.nodes, name)
+	if c.minors[minor]--; c.minors[minor] == 0 {
+		delete(c.minors, minor)
+	}
 }
 
 // selectorOf is the apiserver's reading of a webhook selector: none matches
@@ -164,23 +187,18 @@ func (c *IstioCluster) injectorSelects(namespace string, namespaceLabels, podLab
 // (DetectNativeSidecar in pkg/kube/inject/webhook.go): a version that does
 // not parse fails the check, only the minor version is compared, and no
 // Nodes at all (or no cluster: review without Nodes in --context) passes.
-func (c *IstioCluster) kubeletsAtLeast(nodeName string, min uint) bool {
+func (c *IstioCluster) kubeletsAtLeast(nodeName string, min int) bool {
 	if c == nil {
 		return true
 	}
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	ok := func(v string) bool {
-		// Istio parses with hashicorp/go-version; ParseGeneric reads the
-		// same kubelet strings ("v1.33.5-eks-3025e55").
-		ver, err := version.ParseGeneric(v)
-		return err == nil && ver.Minor() >= min
+	if minor, found := c.nodes[nodeName]; nodeName != "" && found {
+		return minor >= min
 	}
-	if v, found := c.nodes[nodeName]; nodeName != "" && found {
-		return ok(v)
-	}
-	for _, v := range c.nodes {
-		if !ok(v) {
+	// Distinct minor versions are few, however many Nodes there are.
+	for minor := range c.minors {
+		if minor < min {
 			return false
 		}
 	}

@@ -18,7 +18,7 @@ import (
 // istioWebhooks is a cluster holding the MutatingWebhookConfigurations of
 // the given testdata/istio files (rendered from the istiod chart) and Nodes
 // of the given kubelet versions.
-func istioWebhooks(t *testing.T, files []string, kubelets ...string) *IstioCluster {
+func istioWebhooks(t testing.TB, files []string, kubelets ...string) *IstioCluster {
 	t.Helper()
 	c := nodes(kubelets...)
 	for _, f := range files {
@@ -215,6 +215,25 @@ func TestIstioClusterSelectors(t *testing.T) {
 		t.Error("a nil cluster claims to know the webhooks")
 	}
 	c := istioWebhooks(t, seedIstio)
+	// Nodes: replaced and deleted ones no longer count.
+	c.SetNode("a", "v1.31.0")
+	c.SetNode("b", "v1.37.0")
+	if c.kubeletsAtLeast("", 33) {
+		t.Error("a 1.31 Node passes 1.33")
+	}
+	c.SetNode("a", "v1.33.0") // upgraded in place
+	if !c.kubeletsAtLeast("", 33) {
+		t.Error("the upgraded Node still counts as 1.31")
+	}
+	c.SetNode("c", "garbage")
+	if c.kubeletsAtLeast("", 29) || !c.kubeletsAtLeast("b", 33) {
+		t.Error("an unparsable version passes, or the pod's own Node is not used")
+	}
+	c.DeleteNode("c")
+	c.DeleteNode("missing")
+	if !c.kubeletsAtLeast("", 33) {
+		t.Error("a deleted Node still counts")
+	}
 	c.DeleteWebhookConfiguration("istio-revision-tag-stable")
 	if got, _ := c.injectorSelects("a", map[string]string{"istio.io/rev": "stable"}, nil); got {
 		t.Error("a deleted tag still selects")
