@@ -26,10 +26,14 @@ func review(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	configPath := fs.String("config", "", "configuration file (default: the embedded default)")
 	contexts := fs.StringArray("context", nil, "file or folder of objects that already exist in the cluster (Namespaces with their labels, Gateways, VirtualServices, Nodes, MutatingWebhookConfigurations); repeatable")
 	mode := fs.String("mode", "", "run every policy that is not off in this mode: enforce or audit")
-	output := fs.StringP("output", "o", "yaml", "output: yaml (objects on stdout, denials and warnings on stderr) or json")
+	output := fs.StringP("output", "o", "yaml", "output: yaml (objects on stdout, denials and warnings on stderr), json, or github (GitHub Actions annotations)")
+	fluxDir := fs.String("flux", "", "follow the Flux repository from this folder (what flux bootstrap --path points at), as kustomize-controller applies it")
+	repoRoot := fs.String("repo-root", "", "with --flux: the repository's top folder, which spec.path is relative to (default: the git top level of the --flux folder)")
+	vars := fs.StringArray("vars", nil, "with --flux: a ConfigMap or Secret manifest for postBuild.substituteFrom that the cluster holds but the repository does not; repeatable")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: platform-webhook review [--config FILE] [--context PATH]... [--mode enforce|audit] [-o yaml|json] PATH...")
-		fmt.Fprintln(stderr, "Reviews each object as a CREATE in its namespace, exactly as the server would. PATH may be a file, a folder or - for standard input.")
+		fmt.Fprintln(stderr, "Usage: platform-webhook review [--config FILE] [--context PATH]... [--mode enforce|audit] [-o yaml|json|github] PATH...")
+		fmt.Fprintln(stderr, "       platform-webhook review --flux DIR [--repo-root DIR] [--vars FILE]... [--config FILE] [--context PATH]... [--mode enforce|audit] [-o yaml|json|github]")
+		fmt.Fprintln(stderr, "Reviews each object as a CREATE in its namespace, exactly as the server would. PATH may be a file, a folder (built with kustomize when it holds a kustomization.yaml) or - for standard input.")
 		fmt.Fprintln(stderr, "Exit status: 0 all allowed, 1 some denied, 2 bad usage, unreadable input or bad config.")
 		fs.PrintDefaults()
 	}
@@ -45,11 +49,16 @@ func review(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "review: "+format+"\n", a...)
 		return exitUsage
 	}
-	if fs.NArg() == 0 {
-		return fail("no PATH given (a file, a folder or - for standard input)")
+	switch {
+	case *fluxDir == "" && fs.NArg() == 0:
+		return fail("no PATH given (a file, a folder or - for standard input), and no --flux DIR")
+	case *fluxDir != "" && fs.NArg() > 0:
+		return fail("--flux reviews what Flux applies from its folder: give no PATH with it (found %q)", fs.Args())
+	case *fluxDir == "" && (*repoRoot != "" || len(*vars) > 0):
+		return fail("--repo-root and --vars go with --flux")
 	}
-	if *output != "yaml" && *output != "json" {
-		return fail("--output must be yaml or json (found %q)", *output)
+	if *output != "yaml" && *output != "json" && *output != "github" {
+		return fail("--output must be yaml, json or github (found %q)", *output)
 	}
 	var override webhook.Mode
 	if *mode != "" {
@@ -66,12 +75,25 @@ func review(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail("%s", err)
 	}
-	docs, skipped, err := reviewpkg.Read(fs.Args(), stdin)
-	if err != nil {
-		return fail("%s", err)
-	}
-	for _, f := range skipped {
-		fmt.Fprintf(stderr, "review: skipped %s: not a Kubernetes manifest (its first document has no kind)\n", f)
+	var docs []reviewpkg.Document
+	if *fluxDir != "" {
+		build, err := reviewpkg.FollowFlux(context.Background(), reviewpkg.FluxOptions{Dir: *fluxDir, RepoRoot: *repoRoot, Vars: *vars})
+		if err != nil {
+			return fail("%s", err)
+		}
+		for _, k := range build.NotFollowed {
+			fmt.Fprintf(stderr, "review: not followed: %s\n", k)
+		}
+		docs = build.Docs
+	} else {
+		var skipped []reviewpkg.Skipped
+		docs, skipped, err = reviewpkg.Read(fs.Args(), stdin)
+		if err != nil {
+			return fail("%s", err)
+		}
+		for _, s := range skipped {
+			fmt.Fprintf(stderr, "review: skipped %s: %s\n", s.File, s.Why)
+		}
 	}
 
 	r := reviewpkg.NewReviewer(cfg, override, ctxDocs)
@@ -90,9 +112,12 @@ func review(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		entries = append(entries, e)
 	}
-	if *output == "json" {
+	switch *output {
+	case "json":
 		err = reviewpkg.WriteJSON(stdout, entries)
-	} else {
+	case "github":
+		err = reviewpkg.WriteGitHub(stdout, entries)
+	default:
 		err = reviewpkg.WriteYAML(stdout, stderr, entries)
 	}
 	if err != nil {

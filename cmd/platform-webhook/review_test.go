@@ -117,7 +117,7 @@ func checkContract(t *testing.T, entries, inputs []map[string]any) {
 	if len(entries) != len(inputs) {
 		t.Fatalf("got %d entries for %d input objects", len(entries), len(inputs))
 	}
-	want := []string{"allowed", "kind", "message", "name", "namespace", "object", "patch", "warnings"}
+	want := []string{"allowed", "kind", "message", "name", "namespace", "object", "patch", "source", "warnings"}
 	for i, e := range entries {
 		keys := make([]string, 0, len(e))
 		for k := range e {
@@ -126,6 +126,9 @@ func checkContract(t *testing.T, entries, inputs []map[string]any) {
 		sort.Strings(keys)
 		if !slices.Equal(keys, want) {
 			t.Errorf("entry %d keys = %q, want %q", i, keys, want)
+		}
+		if src, _ := e["source"].(string); src == "" {
+			t.Errorf("entry %d source = %#v, want where the object came from", i, e["source"])
 		}
 		for _, k := range []string{"kind", "namespace", "name", "message"} {
 			if _, ok := e[k].(string); !ok {
@@ -318,10 +321,12 @@ spec:
 		args   []string
 		stderr string
 	}{
-		{"no PATH", []string{}, "review: no PATH given (a file, a folder or - for standard input)\n"},
-		{"no PATH, flags only", []string{"-o", "json"}, "review: no PATH given (a file, a folder or - for standard input)\n"},
+		{"no PATH", []string{}, "review: no PATH given (a file, a folder or - for standard input), and no --flux DIR\n"},
+		{"no PATH, flags only", []string{"-o", "json"}, "review: no PATH given (a file, a folder or - for standard input), and no --flux DIR\n"},
+		{"--flux and a PATH", []string{"--flux", ".", ok}, "review: --flux reviews what Flux applies from its folder: give no PATH with it (found [\"" + ok + "\"])\n"},
+		{"--vars without --flux", []string{"--vars", ok, ok}, "review: --repo-root and --vars go with --flux\n"},
 		{"unknown flag", []string{"--bogus", ok}, "review: unknown flag: --bogus\n"},
-		{"output xml", []string{"-o", "xml", ok}, "review: --output must be yaml or json (found \"xml\")\n"},
+		{"output xml", []string{"-o", "xml", ok}, "review: --output must be yaml, json or github (found \"xml\")\n"},
 		{"mode strict", []string{"--mode", "strict", ok}, "review: --mode must be enforce or audit (found \"strict\")\n"},
 		{"mode off", []string{"--mode=off", ok}, "review: --mode must be enforce or audit (found \"off\")\n"},
 		{"missing file", []string{ok, missing}, "review: " + missing + ": no such file or directory\n"},

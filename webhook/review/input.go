@@ -28,11 +28,16 @@ type Document struct {
 // standard input. Each file may hold several YAML documents or JSON values;
 // a List's items are read as objects. Errors name the file and the line.
 //
+// A folder holding a kustomization file (kustomization.yaml, .yml, or
+// Kustomization) is built with kustomize as `kubectl kustomize` builds it,
+// and its output read instead of its files.
+//
 // A file found by walking a folder whose first document is not a Kubernetes
-// object (a Helm chart's Chart.yaml or values.yaml, say: GitOps repositories
-// hold both) is skipped and named in skipped; named on the command line, it
-// is an error.
-func Read(paths []string, stdin io.Reader) (docs []Document, skipped []string, err error) {
+// object (a Helm chart's Chart.yaml or values.yaml, a kustomize patch: GitOps
+// repositories hold all of them) is skipped and named in skipped, and so is
+// a kustomization file of a subfolder (kustomize's instructions, not an
+// object); named on the command line, such a file is an error.
+func Read(paths []string, stdin io.Reader) (docs []Document, skipped []Skipped, err error) {
 	for _, p := range paths {
 		if p == "-" {
 			data, err := io.ReadAll(stdin)
@@ -40,6 +45,14 @@ func Read(paths []string, stdin io.Reader) (docs []Document, skipped []string, e
 				return nil, nil, fmt.Errorf("read standard input: %w", err)
 			}
 			d, err := parse("<stdin>", data)
+			if err != nil {
+				return nil, nil, err
+			}
+			docs = append(docs, d...)
+			continue
+		}
+		if isKustomizeDir(p) {
+			d, err := BuildKustomizeDir(p)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -55,8 +68,12 @@ func Read(paths []string, stdin io.Reader) (docs []Document, skipped []string, e
 			if err != nil {
 				return nil, nil, fmt.Errorf("%s: %s", f, plainIOError(err))
 			}
+			if walked && isKustomizationFile(f) {
+				skipped = append(skipped, Skipped{File: f, Why: "a kustomization file (review its folder to build it)"})
+				continue
+			}
 			if walked && !looksLikeManifest(data) {
-				skipped = append(skipped, f)
+				skipped = append(skipped, Skipped{File: f, Why: "not a Kubernetes manifest (its first document has no kind)"})
 				continue
 			}
 			d, err := parse(f, data)
@@ -69,9 +86,15 @@ func Read(paths []string, stdin io.Reader) (docs []Document, skipped []string, e
 	return docs, skipped, nil
 }
 
-// looksLikeManifest says whether the first document of a file has a kind
-// (Kubernetes objects and Lists do; Helm values and Chart.yaml do not). A file
-// that does not parse counts as a manifest, so its error is reported.
+// Skipped is a file a folder walk left out, and why.
+type Skipped struct {
+	File, Why string
+}
+
+// looksLikeManifest says whether the first document of a file is a mapping
+// with a kind (Kubernetes objects and Lists are; Helm values, Chart.yaml and
+// JSON 6902 patch lists are not). A file that does not parse counts as a
+// manifest, so its error is reported.
 func looksLikeManifest(data []byte) bool {
 	var first struct {
 		Kind any `yaml:"kind"`
@@ -86,7 +109,7 @@ func looksLikeManifest(data []byte) bool {
 			continue
 		}
 		if node.Content[0].Kind != yaml.MappingNode {
-			return true
+			return false
 		}
 		if err := node.Decode(&first); err != nil {
 			return true

@@ -42,7 +42,10 @@ type Entry struct {
 	Warnings  []string                   `json:"warnings"`
 	Patch     []gomodjsonpatch.Operation `json:"patch"`
 	Object    map[string]any             `json:"object"`
-	Source    string                     `json:"-"`
+	// Source is where the object came from: "FILE:LINE" for a file read as
+	// it is, "DIR (kustomize build)" for a kustomize folder,
+	// "Kustomization NAMESPACE/NAME: FILE" for what Flux would apply.
+	Source string `json:"source"`
 }
 
 // Reviewer holds the policies and the cluster context.
