@@ -1,6 +1,7 @@
 package review
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"fmt"
@@ -9,16 +10,23 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 
 	fluxkustomize "github.com/fluxcd/pkg/kustomize"
+	securefs "github.com/fluxcd/pkg/kustomize/filesys"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
+	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/api/resmap"
 	"sigs.k8s.io/kustomize/api/resource"
+	kustypes "sigs.k8s.io/kustomize/api/types"
+	kfilesys "sigs.k8s.io/kustomize/kyaml/filesys"
 	sigsyaml "sigs.k8s.io/yaml"
 )
 
@@ -65,8 +73,10 @@ const (
 //     it, the Kustomization and the file. substituteFrom reads ConfigMaps and
 //     Secrets built so far and those of opts.Vars.
 //
-// The build runs on a copy of the repository (Generator writes files), as
-// the controller runs on an extracted artifact.
+// Nothing is written to the repository: the kustomization.yaml Generator
+// makes for a folder lives in memory, over the files on disk
+// (fluxkustomize/filesys.MakeFsInMemory over MakeFsOnDiskSecure, confined to
+// the repository as the controller is to its artifact).
 func FollowFlux(ctx context.Context, opts FluxOptions) (*FluxBuild, error) {
 	dir, err := filepath.Abs(opts.Dir)
 	if err != nil {
@@ -104,13 +114,7 @@ func FollowFlux(ctx context.Context, opts FluxOptions) (*FluxBuild, error) {
 			f.remember(d.Object)
 		}
 	}
-	if f.copy, err = os.MkdirTemp("", "platform-webhook-flux-"); err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(f.copy)
-	if err := copyTree(root, f.copy); err != nil {
-		return nil, fmt.Errorf("copy the repository: %w", err)
-	}
+	f.customOpenAPI = usesCustomOpenAPI(root)
 
 	// The Kustomization that applies Dir: flux bootstrap's flux-system. Built
 	// first as a bare one, then again with its own settings if it has any.
@@ -162,8 +166,9 @@ func FollowFlux(ctx context.Context, opts FluxOptions) (*FluxBuild, error) {
 
 // follower holds the repository copy and the ConfigMaps and Secrets seen.
 type follower struct {
-	root, copy string
-	store      map[string]*unstructured.Unstructured // "Kind/namespace/name"
+	root          string
+	store         map[string]*unstructured.Unstructured // "Kind/namespace/name"
+	customOpenAPI bool                                  // see secureBuild
 }
 
 func (f *follower) remember(o *unstructured.Unstructured) {
@@ -181,77 +186,177 @@ func (f *follower) build(ctx context.Context, k *unstructured.Unstructured) ([]D
 	if path == ".." || strings.HasPrefix(path, "../") {
 		return nil, fmt.Errorf("%s: spec.path %q leaves the repository", who, specPath(k))
 	}
-	dir := filepath.Join(f.copy, filepath.FromSlash(path))
+	dir := filepath.Join(f.root, filepath.FromSlash(path))
 	if info, err := os.Stat(dir); err != nil || !info.IsDir() {
 		return nil, fmt.Errorf("%s: spec.path %q is not a folder of the repository %s", who, specPath(k), f.root)
 	}
 	// Origin annotations say which file each object came from.
 	gen := k.DeepCopy()
 	_ = unstructured.SetNestedStringSlice(gen.Object, []string{"originAnnotations"}, "spec", "buildMetadata")
-	action, err := fluxkustomize.NewGenerator(f.copy, *gen).WriteFile(dir)
+	manifest, kfile, _, err := fluxkustomize.NewGenerator(f.root, *gen).GenerateManifest(dir)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %s", who, oneLine(err.Error()))
 	}
-	res, err := fluxkustomize.SecureBuild(f.copy, dir, false)
-	if cerr := fluxkustomize.CleanDirectory(dir, action); err == nil && cerr != nil {
-		err = cerr
-	}
+	disk, err := securefs.MakeFsOnDiskSecure(f.root)
 	if err != nil {
-		return nil, fmt.Errorf("%s: kustomize build of %s failed: %s", who, path, oneLine(strings.ReplaceAll(err.Error(), f.copy, f.root)))
+		return nil, err
+	}
+	overlay := securefs.MakeFsInMemory(disk)
+	if err := overlay.WriteFile(kfile, manifest); err != nil {
+		return nil, err
+	}
+	res, err := f.kustomizeBuild(overlay, dir)
+	if err != nil {
+		return nil, fmt.Errorf("%s: kustomize build of %s failed: %s", who, path, oneLine(err.Error()))
 	}
 
 	_, postBuild, _ := unstructured.NestedMap(k.Object, "spec", "postBuild")
-	var reader client.Client
+	subst := k
 	if postBuild {
-		if reader, err = f.client(); err != nil {
+		reader, err := f.client()
+		if err != nil {
 			return nil, err
 		}
-		// What SubstituteVariables loads for each object: checked once here,
-		// so a missing ConfigMap or Secret is said once, for the Kustomization.
-		if _, err := fluxkustomize.LoadVariables(ctx, reader, *k); err != nil {
+		// What SubstituteVariables would load for every object, loaded once
+		// (so a missing ConfigMap or Secret is said once, for the
+		// Kustomization) and handed to it inline, in dry-run mode, where it
+		// loads nothing: the same variables (LoadVariables' values, then the
+		// inline ones over them, as SubstituteVariables merges them), without
+		// 2,000 look-ups on a large repository.
+		vars, err := fluxkustomize.LoadVariables(ctx, reader, *k)
+		if err != nil {
 			return nil, fmt.Errorf("%s: %s", who, substituteError(err))
 		}
+		inline, _, _ := unstructured.NestedStringMap(k.Object, "spec", "postBuild", "substitute")
+		for name, v := range inline {
+			vars[name] = v
+		}
+		subst = k.DeepCopy()
+		_ = unstructured.SetNestedStringMap(subst.Object, vars, "spec", "postBuild", "substitute")
+		unstructured.RemoveNestedField(subst.Object, "spec", "postBuild", "substituteFrom")
 	}
-	var docs []Document
-	for _, r := range res.Resources() {
-		file := originFile(r, path)
-		if postBuild {
-			out, err := fluxkustomize.SubstituteVariables(ctx, reader, *k, r, fluxkustomize.SubstituteWithStrict(true))
-			if err != nil {
-				return nil, fmt.Errorf("%s: %s: %s", who, file, substituteError(err))
+	// Each object is substituted and converted on its own, so the objects
+	// are shared out over the CPUs; the order is kept, the first error (in
+	// that order) wins.
+	resources := res.Resources()
+	docs := make([]Document, len(resources))
+	errs := make([]error, len(resources))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range min(runtime.GOMAXPROCS(0), len(resources)) {
+		wg.Go(func() {
+			for i := range next {
+				docs[i], errs[i] = f.finish(ctx, who, path, subst, postBuild, resources[i])
 			}
-			if out != nil { // nil: substitution disabled on the object
-				r = out
-			}
-		}
-		js, err := r.MarshalJSON()
+		})
+	}
+	for i := range resources {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for i, err := range errs {
 		if err != nil {
-			return nil, fmt.Errorf("%s: %s: %s", who, file, err)
+			return nil, err
 		}
-		u := &unstructured.Unstructured{}
-		if err := u.UnmarshalJSON(js); err != nil {
-			return nil, fmt.Errorf("%s: %s: %s", who, file, objectError(err))
+		if isVarsObject(docs[i].Object) {
+			f.remember(docs[i].Object)
 		}
-		if ann := u.GetAnnotations(); ann != nil {
-			delete(ann, originAnnotation)
-			if len(ann) == 0 {
-				ann = nil
-			}
-			u.SetAnnotations(ann)
-		}
-		if isVarsObject(u) {
-			f.remember(u)
-		}
-		docs = append(docs, Document{Source: who + ": " + file, Object: u})
 	}
 	return docs, nil
 }
+
+// finish substitutes one built object's variables (when the Kustomization
+// has postBuild) and makes it a Document.
+func (f *follower) finish(ctx context.Context, who, path string, subst *unstructured.Unstructured, postBuild bool, r *resource.Resource) (Document, error) {
+	file := originFile(r, path)
+	// Through JSON: unstructured holds int64 and float64, never the plain
+	// ints of the resource's own map.
+	js, err := r.MarshalJSON()
+	if err != nil {
+		return Document{}, fmt.Errorf("%s: %s: %s", who, file, err)
+	}
+	// envsubst acts on "$" alone: an object without one comes out as it went in.
+	if postBuild && bytes.IndexByte(js, '$') >= 0 {
+		out, err := fluxkustomize.SubstituteVariables(ctx, nil, *subst, r,
+			fluxkustomize.SubstituteWithStrict(true), fluxkustomize.SubstituteWithDryRun(true))
+		if err != nil {
+			return Document{}, fmt.Errorf("%s: %s: %s", who, file, substituteError(err))
+		}
+		if out != nil { // nil: substitution disabled on the object
+			if js, err = out.MarshalJSON(); err != nil {
+				return Document{}, fmt.Errorf("%s: %s: %s", who, file, err)
+			}
+		}
+	}
+	u := &unstructured.Unstructured{}
+	if err := u.UnmarshalJSON(js); err != nil {
+		return Document{}, fmt.Errorf("%s: %s: %s", who, file, objectError(err))
+	}
+	if ann := u.GetAnnotations(); ann != nil {
+		delete(ann, originAnnotation)
+		if len(ann) == 0 {
+			ann = nil
+		}
+		u.SetAnnotations(ann)
+	}
+	return Document{Source: who + ": " + file, Object: u}, nil
+}
+
+// kustomizeBuild is fluxkustomize.Build (kustomize-controller's build: no
+// load restrictions within the file system, builtin plugins only), except
+// that it resets kustomize's global OpenAPI schema only when the repository
+// has a kustomization with an openapi field: Build resets it before every
+// build so that one kustomization's custom schema never leaks into the
+// next, which without any custom schema changes nothing, and the reset
+// (re-parsing the builtin schema) costs about 80 ms a build.
+func (f *follower) kustomizeBuild(fs kfilesys.FileSystem, dir string) (resmap.ResMap, error) {
+	if f.customOpenAPI {
+		return fluxkustomize.Build(fs, dir)
+	}
+	return buildWithRecover(fs, dir)
+}
+
+// buildWithRecover runs krusty as fluxkustomize.Build does, recovering from
+// kustomize's panics on invalid objects as it does.
+func buildWithRecover(fs kfilesys.FileSystem, dir string) (res resmap.ResMap, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("recovered from kustomize build panic: %v", r)
+		}
+	}()
+	k := krusty.MakeKustomizer(&krusty.Options{
+		LoadRestrictions: kustypes.LoadRestrictionsNone,
+		PluginConfig:     kustypes.DisabledPluginConfig(),
+	})
+	return k.Run(fs, dir)
+}
+
+// usesCustomOpenAPI says whether a kustomization file of the tree under root
+// has a top-level openapi field.
+func usesCustomOpenAPI(root string) bool {
+	found := false
+	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !isKustomizationFile(p) {
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err == nil && openAPIField.Match(data) {
+			found = true
+			return filepath.SkipAll
+		}
+		return nil
+	})
+	return found
+}
+
+var openAPIField = regexp.MustCompile(`(?m)^openapi:`)
 
 // client is an in-memory client over the ConfigMaps and Secrets seen so
 // far: what Flux's LoadVariables reads substituteFrom through. Secrets'
 // stringData counts as data, as the apiserver stores it.
 func (f *follower) client() (client.Client, error) {
-	scheme := runtime.NewScheme()
+	scheme := k8sruntime.NewScheme()
 	if err := corev1.AddToScheme(scheme); err != nil {
 		return nil, err
 	}
@@ -270,7 +375,7 @@ func (f *follower) client() (client.Client, error) {
 		switch o.GetKind() {
 		case "ConfigMap":
 			cm := &corev1.ConfigMap{}
-			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, cm); err != nil {
+			if err := k8sruntime.DefaultUnstructuredConverter.FromUnstructured(o.Object, cm); err != nil {
 				return nil, fmt.Errorf("ConfigMap %s/%s: %s", ns, o.GetName(), err)
 			}
 			cm.Namespace = ns
@@ -383,32 +488,4 @@ func cleanPath(p string) string {
 		return "."
 	}
 	return c
-}
-
-// copyTree copies the regular files and folders of src into dst, leaving
-// out .git.
-func copyTree(src, dst string) error {
-	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src, p)
-		if err != nil {
-			return err
-		}
-		target := filepath.Join(dst, rel)
-		switch {
-		case d.IsDir() && d.Name() == ".git":
-			return filepath.SkipDir
-		case d.IsDir():
-			return os.MkdirAll(target, 0o755)
-		case !d.Type().IsRegular():
-			return nil // symlinks and devices: kustomize-controller drops them too
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, data, 0o644)
-	})
 }
