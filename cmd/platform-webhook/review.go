@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/go-logr/logr"
 	"github.com/spf13/pflag"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/flux-infra/platform-webhook/webhook"
 	"github.com/flux-infra/platform-webhook/webhook/config"
@@ -21,6 +23,10 @@ const (
 )
 
 func review(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	// The policies log through controller-runtime, which says on stderr,
+	// with a stack trace, when no logger was set within 30 s: review
+	// speaks through its output alone.
+	logf.SetLogger(logr.Discard())
 	fs := pflag.NewFlagSet("review", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "configuration file (default: the embedded default)")

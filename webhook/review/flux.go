@@ -11,10 +11,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
-	"sort"
 	"strings"
 	"sync"
 
+	"github.com/fluxcd/pkg/envsubst"
 	fluxkustomize "github.com/fluxcd/pkg/kustomize"
 	securefs "github.com/fluxcd/pkg/kustomize/filesys"
 	corev1 "k8s.io/api/core/v1"
@@ -101,7 +101,7 @@ func FollowFlux(ctx context.Context, opts FluxOptions) (*FluxBuild, error) {
 		return nil, fmt.Errorf("--flux %s is not inside the repository %s (--repo-root)", opts.Dir, root)
 	}
 
-	f := &follower{root: root, store: map[string]*unstructured.Unstructured{}}
+	f := &follower{root: root, store: map[string]*unstructured.Unstructured{}, clients: map[string]client.Client{}}
 	for _, v := range opts.Vars {
 		docs, _, err := Read([]string{v}, nil)
 		if err != nil {
@@ -168,7 +168,8 @@ func FollowFlux(ctx context.Context, opts FluxOptions) (*FluxBuild, error) {
 type follower struct {
 	root          string
 	store         map[string]*unstructured.Unstructured // "Kind/namespace/name"
-	customOpenAPI bool                                  // see secureBuild
+	customOpenAPI bool                                  // see kustomizeBuild
+	clients       map[string]client.Client              // see client
 }
 
 func (f *follower) remember(o *unstructured.Unstructured) {
@@ -211,29 +212,26 @@ func (f *follower) build(ctx context.Context, k *unstructured.Unstructured) ([]D
 	}
 
 	_, postBuild, _ := unstructured.NestedMap(k.Object, "spec", "postBuild")
-	subst := k
+	var vars map[string]string
 	if postBuild {
-		reader, err := f.client()
+		reader, err := f.client(k)
 		if err != nil {
 			return nil, err
 		}
-		// What SubstituteVariables would load for every object, loaded once
-		// (so a missing ConfigMap or Secret is said once, for the
-		// Kustomization) and handed to it inline, in dry-run mode, where it
-		// loads nothing: the same variables (LoadVariables' values, then the
-		// inline ones over them, as SubstituteVariables merges them), without
-		// 2,000 look-ups on a large repository.
-		vars, err := fluxkustomize.LoadVariables(ctx, reader, *k)
-		if err != nil {
+		// What SubstituteVariables loads for every object, loaded once, so a
+		// missing ConfigMap or Secret is said once, for the Kustomization.
+		if vars, err = fluxkustomize.LoadVariables(ctx, reader, *k); err != nil {
 			return nil, fmt.Errorf("%s: %s", who, substituteError(err))
 		}
 		inline, _, _ := unstructured.NestedStringMap(k.Object, "spec", "postBuild", "substitute")
-		for name, v := range inline {
-			vars[name] = v
+		for name, v := range inline { // inline ones win, as in SubstituteVariables
+			vars[name] = strings.ReplaceAll(v, "\n", "")
 		}
-		subst = k.DeepCopy()
-		_ = unstructured.SetNestedStringMap(subst.Object, vars, "spec", "postBuild", "substitute")
-		unstructured.RemoveNestedField(subst.Object, "spec", "postBuild", "substituteFrom")
+		for name := range vars {
+			if !varName.MatchString(name) {
+				return nil, fmt.Errorf("%s: postBuild: '%s' var name is invalid, must match '%s'", who, name, varName)
+			}
+		}
 	}
 	// Each object is substituted and converted on its own, so the objects
 	// are shared out over the CPUs; the order is kept, the first error (in
@@ -246,7 +244,7 @@ func (f *follower) build(ctx context.Context, k *unstructured.Unstructured) ([]D
 	for range min(runtime.GOMAXPROCS(0), len(resources)) {
 		wg.Go(func() {
 			for i := range next {
-				docs[i], errs[i] = f.finish(ctx, who, path, subst, postBuild, resources[i])
+				docs[i], errs[i] = finish(who, path, postBuild, vars, resources[i])
 			}
 		})
 	}
@@ -267,28 +265,40 @@ func (f *follower) build(ctx context.Context, k *unstructured.Unstructured) ([]D
 }
 
 // finish substitutes one built object's variables (when the Kustomization
-// has postBuild) and makes it a Document.
-func (f *follower) finish(ctx context.Context, who, path string, subst *unstructured.Unstructured, postBuild bool, r *resource.Resource) (Document, error) {
+// has postBuild) and makes it a Document. The substitution is Flux's
+// (SubstituteVariables and varSubstitution in fluxcd/pkg/kustomize's
+// kustomize_varsub.go), taken apart so that each object is converted as
+// little as it needs: the opt-out label or annotation, then, with any
+// variable, the object's YAML (as res.AsYAML makes it: its JSON as YAML)
+// through fluxcd/pkg/envsubst with the strict mapping (a variable not set
+// is an error), then YAML to JSON. TestSubstituteAsFlux compares it with
+// SubstituteVariables itself.
+func finish(who, path string, postBuild bool, vars map[string]string, r *resource.Resource) (Document, error) {
 	file := originFile(r, path)
-	// Through JSON: unstructured holds int64 and float64, never the plain
-	// ints of the resource's own map.
 	js, err := r.MarshalJSON()
 	if err != nil {
 		return Document{}, fmt.Errorf("%s: %s: %s", who, file, err)
 	}
+	disabled := r.GetLabels()[substituteKey] == fluxkustomize.DisabledValue || r.GetAnnotations()[substituteKey] == fluxkustomize.DisabledValue
 	// envsubst acts on "$" alone: an object without one comes out as it went in.
-	if postBuild && bytes.IndexByte(js, '$') >= 0 {
-		out, err := fluxkustomize.SubstituteVariables(ctx, nil, *subst, r,
-			fluxkustomize.SubstituteWithStrict(true), fluxkustomize.SubstituteWithDryRun(true))
+	if postBuild && len(vars) > 0 && !disabled && bytes.IndexByte(js, '$') >= 0 {
+		y, err := sigsyaml.JSONToYAML(js)
+		if err != nil {
+			return Document{}, fmt.Errorf("%s: %s: %s", who, file, err)
+		}
+		out, err := envsubst.Eval(string(y), func(name string) (string, bool) {
+			v, ok := vars[name]
+			return v, ok
+		})
 		if err != nil {
 			return Document{}, fmt.Errorf("%s: %s: %s", who, file, substituteError(err))
 		}
-		if out != nil { // nil: substitution disabled on the object
-			if js, err = out.MarshalJSON(); err != nil {
-				return Document{}, fmt.Errorf("%s: %s: %s", who, file, err)
-			}
+		if js, err = sigsyaml.YAMLToJSON([]byte(out)); err != nil {
+			return Document{}, fmt.Errorf("%s: %s: %s", who, file, oneLine(err.Error()))
 		}
 	}
+	// Through JSON: unstructured holds int64 and float64, never the plain
+	// ints of the resource's own map.
 	u := &unstructured.Unstructured{}
 	if err := u.UnmarshalJSON(js); err != nil {
 		return Document{}, fmt.Errorf("%s: %s: %s", who, file, objectError(err))
@@ -302,6 +312,12 @@ func (f *follower) finish(ctx context.Context, who, path string, subst *unstruct
 	}
 	return Document{Source: who + ": " + file, Object: u}, nil
 }
+
+// Flux's names (fluxcd/pkg/kustomize kustomize_varsub.go): the opt-out key
+// and what a variable name must match.
+const substituteKey = "kustomize.toolkit.fluxcd.io/substitute"
+
+var varName = regexp.MustCompile("^[_[:alpha:]][_[:alpha:][:digit:]]*$")
 
 // kustomizeBuild is fluxkustomize.Build (kustomize-controller's build: no
 // load restrictions within the file system, builtin plugins only), except
@@ -352,26 +368,33 @@ func usesCustomOpenAPI(root string) bool {
 
 var openAPIField = regexp.MustCompile(`(?m)^openapi:`)
 
-// client is an in-memory client over the ConfigMaps and Secrets seen so
-// far: what Flux's LoadVariables reads substituteFrom through. Secrets'
-// stringData counts as data, as the apiserver stores it.
-func (f *follower) client() (client.Client, error) {
-	scheme := k8sruntime.NewScheme()
-	if err := corev1.AddToScheme(scheme); err != nil {
-		return nil, err
+// client is an in-memory client holding the ConfigMaps and Secrets a
+// Kustomization's postBuild.substituteFrom names, from those seen so far:
+// what Flux's LoadVariables reads them through. Secrets' stringData counts
+// as data, as the apiserver stores it. A client costs milliseconds to
+// build, so there is one per set of objects.
+func (f *follower) client(k *unstructured.Unstructured) (client.Client, error) {
+	ns := k.GetNamespace()
+	if ns == "" {
+		ns = "default"
 	}
-	keys := make([]string, 0, len(f.store))
-	for k := range f.store {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var objs []client.Object
-	for _, k := range keys {
-		o := f.store[k]
-		ns := o.GetNamespace()
-		if ns == "" {
-			ns = "default"
+	refs, _, _ := unstructured.NestedSlice(k.Object, "spec", "postBuild", "substituteFrom")
+	var cacheKey strings.Builder
+	var found []*unstructured.Unstructured
+	for _, ref := range refs {
+		m, _ := ref.(map[string]any)
+		kind, _ := m["kind"].(string)
+		name, _ := m["name"].(string)
+		if o, ok := f.store[kind+"/"+ns+"/"+name]; ok {
+			found = append(found, o)
+			fmt.Fprintf(&cacheKey, "%p;", o)
 		}
+	}
+	if c, ok := f.clients[cacheKey.String()]; ok {
+		return c, nil
+	}
+	var objs []client.Object
+	for _, o := range found {
 		switch o.GetKind() {
 		case "ConfigMap":
 			cm := &corev1.ConfigMap{}
@@ -389,8 +412,17 @@ func (f *follower) client() (client.Client, error) {
 			objs = append(objs, sec)
 		}
 	}
-	return fake.NewClientBuilder().WithScheme(scheme).WithObjects(objs...).Build(), nil
+	c := fake.NewClientBuilder().WithScheme(coreScheme).WithObjects(objs...).Build()
+	f.clients[cacheKey.String()] = c
+	return c, nil
 }
+
+// coreScheme knows ConfigMaps and Secrets, for client.
+var coreScheme = func() *k8sruntime.Scheme {
+	s := k8sruntime.NewScheme()
+	_ = corev1.AddToScheme(s)
+	return s
+}()
 
 // secretFrom decodes a Secret manifest, data base64 as written and
 // stringData merged in.

@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/go-logr/logr"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+
 	"github.com/flux-infra/platform-webhook/webhook"
 	"github.com/flux-infra/platform-webhook/webhook/config"
 )
@@ -100,6 +103,7 @@ spec:
 // reviewAll reviews docs as the review command does: the repository as its
 // own context, then each object.
 func reviewAll(b *testing.B, cfg *config.Config, docs []Document) {
+	logf.SetLogger(logr.Discard()) // as the review command does
 	r := NewReviewer(cfg, webhook.Mode(""), nil)
 	r.Learn(docs)
 	for _, d := range docs {
