@@ -124,14 +124,30 @@ func FollowFlux(ctx context.Context, opts FluxOptions) (*FluxBuild, error) {
 		"spec": map[string]any{"path": "./" + filepath.ToSlash(rel),
 			"sourceRef": map[string]any{"kind": "GitRepository", "name": "flux-system"}},
 	}}
-	docs, err := f.build(ctx, bootstrap)
+	// Objects nobody waits for are finished in the background (see build).
+	f.jobs = make(chan func(), 64)
+	var workers sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		workers.Go(func() {
+			for job := range f.jobs {
+				job()
+			}
+		})
+	}
+	stopWorkers := sync.OnceFunc(func() {
+		close(f.jobs)
+		workers.Wait()
+	})
+	defer stopWorkers()
+
+	first, err := f.build(ctx, bootstrap)
 	if err != nil {
 		return nil, err
 	}
-	for _, d := range docs {
-		if isFluxKustomization(d.Object) && cleanPath(specPath(d.Object)) == cleanPath(rel) {
-			bootstrap = d.Object
-			if docs, err = f.build(ctx, bootstrap); err != nil {
+	for _, k := range first.kustomizations {
+		if cleanPath(specPath(k)) == cleanPath(rel) {
+			bootstrap = k
+			if first, err = f.build(ctx, bootstrap); err != nil {
 				return nil, err
 			}
 			break
@@ -140,28 +156,45 @@ func FollowFlux(ctx context.Context, opts FluxOptions) (*FluxBuild, error) {
 	own := sourceOf(bootstrap)
 	result := &FluxBuild{}
 	seen := map[string]bool{key(bootstrap): true}
-	queue := docs
-	for len(queue) > 0 {
-		d := queue[0]
-		queue = queue[1:]
-		result.Docs = append(result.Docs, d)
-		k := d.Object
-		if !isFluxKustomization(k) || seen[key(k)] {
-			continue
+	builds := []*built{first}
+	for next := 0; next < len(builds); next++ {
+		for _, k := range builds[next].kustomizations {
+			if seen[key(k)] {
+				continue
+			}
+			seen[key(k)] = true
+			if src := sourceOf(k); src != own {
+				result.NotFollowed = append(result.NotFollowed,
+					fmt.Sprintf("Kustomization %s (source %s: another repository)", key(k), src))
+				continue
+			}
+			b, err := f.build(ctx, k)
+			if err != nil {
+				return nil, err
+			}
+			builds = append(builds, b)
 		}
-		seen[key(k)] = true
-		if src := sourceOf(k); src != own {
-			result.NotFollowed = append(result.NotFollowed,
-				fmt.Sprintf("Kustomization %s (source %s: another repository)", key(k), src))
-			continue
+	}
+	stopWorkers()
+	for _, b := range builds {
+		for i, err := range b.errs {
+			if err != nil {
+				return nil, err
+			}
+			result.Docs = append(result.Docs, b.docs[i])
 		}
-		built, err := f.build(ctx, k)
-		if err != nil {
-			return nil, err
-		}
-		queue = append(queue, built...)
 	}
 	return result, nil
+}
+
+// built is the objects of one Kustomization's build, in order; those
+// finished in the background are there once the workers are done.
+type built struct {
+	docs []Document
+	errs []error
+	// kustomizations are the Flux Kustomizations among docs, finished at
+	// once: the traversal reads them while the workers write the rest.
+	kustomizations []*unstructured.Unstructured
 }
 
 // follower holds the repository copy and the ConfigMaps and Secrets seen.
@@ -170,6 +203,7 @@ type follower struct {
 	store         map[string]*unstructured.Unstructured // "Kind/namespace/name"
 	customOpenAPI bool                                  // see kustomizeBuild
 	clients       map[string]client.Client              // see client
+	jobs          chan func()                           // the background finishing
 }
 
 func (f *follower) remember(o *unstructured.Unstructured) {
@@ -181,7 +215,7 @@ func (f *follower) remember(o *unstructured.Unstructured) {
 }
 
 // build builds one Kustomization's spec.path and substitutes its variables.
-func (f *follower) build(ctx context.Context, k *unstructured.Unstructured) ([]Document, error) {
+func (f *follower) build(ctx context.Context, k *unstructured.Unstructured) (*built, error) {
 	who := "Kustomization " + key(k)
 	path := cleanPath(specPath(k))
 	if path == ".." || strings.HasPrefix(path, "../") {
@@ -233,35 +267,30 @@ func (f *follower) build(ctx context.Context, k *unstructured.Unstructured) ([]D
 			}
 		}
 	}
-	// Each object is substituted and converted on its own, so the objects
-	// are shared out over the CPUs; the order is kept, the first error (in
-	// that order) wins.
+	// Each object is substituted and converted on its own. What the
+	// traversal needs at once is finished here: Flux Kustomizations (to
+	// follow) and ConfigMaps and Secrets (for the substituteFrom of the next
+	// builds). Everything else goes to the background workers, so that it
+	// is finished while the next Kustomization builds.
 	resources := res.Resources()
-	docs := make([]Document, len(resources))
-	errs := make([]error, len(resources))
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for range min(runtime.GOMAXPROCS(0), len(resources)) {
-		wg.Go(func() {
-			for i := range next {
-				docs[i], errs[i] = finish(who, path, postBuild, vars, resources[i])
+	b := &built{docs: make([]Document, len(resources)), errs: make([]error, len(resources))}
+	for i, r := range resources {
+		gvk := r.GetGvk()
+		if gvk.Group == fluxKustomizationAPIGroup && gvk.Kind == "Kustomization" ||
+			gvk.Group == "" && (gvk.Kind == "ConfigMap" || gvk.Kind == "Secret") {
+			if b.docs[i], b.errs[i] = finish(who, path, postBuild, vars, r); b.errs[i] != nil {
+				return nil, b.errs[i]
 			}
-		})
-	}
-	for i := range resources {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			return nil, err
+			if isVarsObject(b.docs[i].Object) {
+				f.remember(b.docs[i].Object)
+			} else {
+				b.kustomizations = append(b.kustomizations, b.docs[i].Object)
+			}
+			continue
 		}
-		if isVarsObject(docs[i].Object) {
-			f.remember(docs[i].Object)
-		}
+		f.jobs <- func() { b.docs[i], b.errs[i] = finish(who, path, postBuild, vars, r) }
 	}
-	return docs, nil
+	return b, nil
 }
 
 // finish substitutes one built object's variables (when the Kustomization
