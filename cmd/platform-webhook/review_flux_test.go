@@ -64,7 +64,7 @@ func TestReviewFluxJSON(t *testing.T) {
 		"Kustomization flux-system/tenants: tenants/tenant-a/helmrelease.yaml | HelmRelease tenant-a/redis",
 		"Kustomization flux-system/tenants: tenants/tenant-b/namespace.yaml | Namespace /tenant-b",
 		"Kustomization flux-system/tenants: tenants/tenant-b/virtualservice.yaml | VirtualService tenant-b/shop",
-		"Kustomization flux-system/apps: apps/web.yaml | Deployment tenant-a/web",
+		"Kustomization flux-system/apps: apps/web.yaml | Deployment tenant-a/x-web",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("entries:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -82,7 +82,14 @@ func TestReviewFluxJSON(t *testing.T) {
 	if data := field(t, entries[9]["object"], "data"); !reflect.DeepEqual(data, map[string]any{"script": "echo ${HOME}"}) {
 		t.Errorf("verbatim data %v, want it as written", data)
 	}
-	// spec.images sets the tag, image-rewrite then mirrors it.
+	// namePrefix, commonMetadata, patches; spec.images sets the tag,
+	// image-rewrite then mirrors it.
+	if replicas := field(t, entries[16]["object"], "spec", "replicas"); replicas != float64(2) {
+		t.Errorf("web replicas %v, want 2 from spec.patches", replicas)
+	}
+	if labels := field(t, entries[16]["object"], "metadata", "labels"); !reflect.DeepEqual(labels, map[string]any{"cluster": "x"}) {
+		t.Errorf("web labels %v, want commonMetadata's", labels)
+	}
 	if image := field(t, entries[16]["object"], "spec", "template", "spec", "containers", 0, "image"); image != mirror+"/docker.io/library/nginx:1.27" {
 		t.Errorf("web image %v", image)
 	}

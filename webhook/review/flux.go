@@ -278,7 +278,7 @@ func (f *follower) build(ctx context.Context, k *unstructured.Unstructured) (*bu
 		gvk := r.GetGvk()
 		if gvk.Group == fluxKustomizationAPIGroup && gvk.Kind == "Kustomization" ||
 			gvk.Group == "" && (gvk.Kind == "ConfigMap" || gvk.Kind == "Secret") {
-			if b.docs[i], b.errs[i] = finish(who, path, postBuild, vars, r); b.errs[i] != nil {
+			if b.docs[i], b.errs[i] = finish(who, path, postBuild, vars, k, r); b.errs[i] != nil {
 				return nil, b.errs[i]
 			}
 			if isVarsObject(b.docs[i].Object) {
@@ -288,7 +288,7 @@ func (f *follower) build(ctx context.Context, k *unstructured.Unstructured) (*bu
 			}
 			continue
 		}
-		f.jobs <- func() { b.docs[i], b.errs[i] = finish(who, path, postBuild, vars, r) }
+		f.jobs <- func() { b.docs[i], b.errs[i] = finish(who, path, postBuild, vars, k, r) }
 	}
 	return b, nil
 }
@@ -302,7 +302,7 @@ func (f *follower) build(ctx context.Context, k *unstructured.Unstructured) (*bu
 // through fluxcd/pkg/envsubst with the strict mapping (a variable not set
 // is an error), then YAML to JSON. TestSubstituteAsFlux compares it with
 // SubstituteVariables itself.
-func finish(who, path string, postBuild bool, vars map[string]string, r *resource.Resource) (Document, error) {
+func finish(who, path string, postBuild bool, vars map[string]string, common *unstructured.Unstructured, r *resource.Resource) (Document, error) {
 	file := originFile(r, path)
 	js, err := r.MarshalJSON()
 	if err != nil {
@@ -339,7 +339,37 @@ func finish(who, path string, postBuild bool, vars map[string]string, r *resourc
 		}
 		u.SetAnnotations(ann)
 	}
+	setCommonMetadata(u, common)
 	return Document{Source: who + ": " + file, Object: u}, nil
+}
+
+// setCommonMetadata adds a Kustomization's spec.commonMetadata labels and
+// annotations to an object, over any it has, as kustomize-controller does
+// once the objects are built and substituted (SetCommonMetadata in
+// fluxcd/pkg/ssa/utils/meta.go, called from the controller's build; not
+// imported for these lines: the module brings kubectl's dependencies).
+func setCommonMetadata(u *unstructured.Unstructured, common *unstructured.Unstructured) {
+	if common == nil {
+		return
+	}
+	for _, f := range []struct {
+		get func() map[string]string
+		set func(map[string]string)
+		key string
+	}{{u.GetLabels, u.SetLabels, "labels"}, {u.GetAnnotations, u.SetAnnotations, "annotations"}} {
+		add, _, _ := unstructured.NestedStringMap(common.Object, "spec", "commonMetadata", f.key)
+		if len(add) == 0 {
+			continue
+		}
+		m := f.get()
+		if m == nil {
+			m = map[string]string{}
+		}
+		for k, v := range add {
+			m[k] = v
+		}
+		f.set(m)
+	}
 }
 
 // Flux's names (fluxcd/pkg/kustomize kustomize_varsub.go): the opt-out key

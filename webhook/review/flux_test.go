@@ -87,7 +87,7 @@ func TestSubstituteAsFlux(t *testing.T) {
 	}}
 	for _, r := range res.Resources() {
 		t.Run(r.GetName(), func(t *testing.T) {
-			ours, oursErr := finish("Kustomization flux-system/k", "app", true, vars, r.DeepCopy())
+			ours, oursErr := finish("Kustomization flux-system/k", "app", true, vars, nil, r.DeepCopy())
 			out, err := fluxkustomize.SubstituteVariables(context.Background(), nil, k, r.DeepCopy(),
 				fluxkustomize.SubstituteWithStrict(true), fluxkustomize.SubstituteWithDryRun(true))
 			if (oursErr == nil) != (err == nil) {
@@ -118,7 +118,7 @@ func TestSubstituteAsFlux(t *testing.T) {
 
 	// A variable defined nowhere: both refuse, ours names it.
 	delete(vars, "A")
-	_, err = finish("Kustomization flux-system/k", "app", true, vars, res.Resources()[0].DeepCopy())
+	_, err = finish("Kustomization flux-system/k", "app", true, vars, nil, res.Resources()[0].DeepCopy())
 	want := `Kustomization flux-system/k: app: variable "A" is not defined (in postBuild.substitute, a postBuild.substituteFrom ConfigMap or Secret, or --vars)`
 	if err == nil || err.Error() != want {
 		t.Errorf("missing variable: %v\nwant %s", err, want)
