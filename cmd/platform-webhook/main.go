@@ -5,6 +5,8 @@ package main
 import (
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 )
 
 const usage = `platform-webhook: admission policies for multi-tenant EKS clusters run with Flux and Istio.
@@ -21,11 +23,18 @@ func main() {
 	os.Exit(run(os.Args[1:]))
 }
 
+// commands are the words run knows; with none, or flags only, it serves.
+var commands = []string{"serve", "review", "wrap", "help"}
+
 // run dispatches to a subcommand and returns the process exit code.
 func run(args []string) int {
 	cmd := "serve"
-	if len(args) > 0 && (args[0] == "serve" || args[0] == "review" || args[0] == "wrap" || args[0] == "help" || args[0] == "-h" || args[0] == "--help") {
+	if len(args) > 0 && (slices.Contains(commands, args[0]) || args[0] == "-h" || args[0] == "--help") {
 		cmd, args = args[0], args[1:]
+	} else if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		// A misspelt command must not start a server.
+		fmt.Fprintf(os.Stderr, "platform-webhook: unknown command %q (commands: %s)\n\n%s", args[0], strings.Join(commands, ", "), usage)
+		return 2
 	}
 	switch cmd {
 	case "review":

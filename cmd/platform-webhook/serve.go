@@ -10,7 +10,6 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
-	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/client/config"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
@@ -99,5 +98,12 @@ func restConfig(kubeconfig string) (*rest.Config, error) {
 			return c, nil
 		}
 	}
-	return ctrlconfig.GetConfig()
+	// $KUBECONFIG or ~/.kube/config, as kubectl reads them (not
+	// controller-runtime's GetConfig, which logs a stack trace first).
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	c, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
+	if clientcmd.IsEmptyConfig(err) {
+		return nil, errors.New("no cluster to connect to: not in a cluster (KUBERNETES_SERVICE_HOST is not set) and no kubeconfig (set --kubeconfig or $KUBECONFIG, or write ~/.kube/config)")
+	}
+	return c, err
 }
