@@ -14,6 +14,7 @@ const usage = `platform-webhook: admission policies for multi-tenant EKS cluster
 Usage:
   platform-webhook [serve] [flags]        run the admission webhook server
   platform-webhook review [flags] PATH... review manifests offline with the same policies
+  platform-webhook report [flags]         what enforce would break among a cluster's objects (read-only)
   platform-webhook wrap [flags] -- CMD... run a Job's command in the mesh (what job-proxy injects)
 
 Run "platform-webhook <command> --help" for the flags of a command.
@@ -24,7 +25,7 @@ func main() {
 }
 
 // commands are the words run knows; with none, or flags only, it serves.
-var commands = []string{"serve", "review", "wrap", "help"}
+var commands = []string{"serve", "review", "report", "wrap", "help"}
 
 // run dispatches to a subcommand and returns the process exit code.
 func run(args []string) int {
@@ -39,6 +40,8 @@ func run(args []string) int {
 	switch cmd {
 	case "review":
 		return review(args, os.Stdin, os.Stdout, os.Stderr)
+	case "report":
+		return reportCmd(args, os.Stdout, os.Stderr)
 	case "wrap":
 		return wrapCmd(args, os.Stderr)
 	case "serve":

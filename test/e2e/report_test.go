@@ -1,0 +1,165 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/flux-infra/platform-webhook/test/e2e/harness"
+)
+
+// runReport runs the built `platform-webhook report` against the cluster
+// with the tests' config.
+func runReport(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	cmd := exec.Command(cluster.Binary, append([]string{"report", "--kubeconfig", cluster.Kubeconfig,
+		"--config", filepath.Join(harness.RepoRoot(), "manifests", "webhook", "config.yaml")}, args...)...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode(), o.String(), e.String()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return 0, o.String(), e.String()
+}
+
+// waitNamespaceGone waits until a namespace an earlier test deleted is gone,
+// so it can be made again.
+func waitNamespaceGone(t *testing.T, ns string) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		out, _, _ := cluster.Kubectl("", "get", "namespace", ns, "--ignore-not-found", "-o", "jsonpath={.status.phase}")
+		if out != "Terminating" {
+			return
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Fatalf("namespace %s still terminating", ns)
+}
+
+// TestReport: objects admitted in an audit namespace (a Deployment's
+// unmirrored pods, a bare pod, a tenant HelmRelease running as
+// helm-controller, a VirtualService on another tenant's host) are what
+// report prints, grouped by workload, with exit 1; -n narrows it, --mode
+// enforce says enforce, a clean namespace is exit 0, and an unreachable
+// server is exit 2 in one line.
+func TestReport(t *testing.T) {
+	const ns, clean = "e2e-report", "e2e-report-clean"
+	waitNamespaceGone(t, "istio-ingress")
+	namespace(t, "istio-ingress", nil)
+	namespace(t, ns, map[string]string{"flux-infra.io/admission-mode": "audit"})
+	namespace(t, clean, nil)
+	waitForAuditLabel(t, ns)
+	kubectl(t, gatewayManifest("istio-ingress", "report", `"e2e-report-clean/shop.example.com"`), "apply", "-f", "-")
+	kubectl(t, `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: api
+  namespace: `+ns+`
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: api}
+  template:
+    metadata:
+      labels: {app: api}
+    spec:
+      containers:
+        - name: api
+          image: nginx:1.27
+`, "apply", "-f", "-")
+	kubectl(t, podManifest(ns, "debug", "busybox:1.36"), "apply", "-f", "-")
+	kubectl(t, helmRelease(ns, "redis", "", "", "  serviceAccountName: helm-controller\n"), "apply", "-f", "-")
+	// Admitted in the clean (enforce) namespace once the webhook has the Gateway.
+	waitForWebhookGateways(t, virtualServiceManifest("v1", clean, "probe", []string{"istio-ingress/report"}, "shop.example.com"),
+		"Gateway istio-ingress/report", func(err error, _ string) bool { return err == nil })
+	kubectl(t, virtualServiceManifest("v1", ns, "shop", []string{"istio-ingress/report"}, "shop.example.com"), "apply", "-f", "-")
+	pods := controllerPods(t, ns, "app=api", 2)
+	rs := owner(pods[0])[len("ReplicaSet/"):]
+
+	const m = mirror
+	code, stdout, stderr := runReport(t, "-n", ns, "-n", clean)
+	want := `POLICY          OBJECT                                  MODE   RESULT  MESSAGE
+flux-placement  HelmRelease/redis                       audit  deny    spec.serviceAccountName: must be a service account of namespace "e2e-report", not a Flux controller's (found "helm-controller")
+image-registry  Pod/debug                               audit  deny    spec.containers[0].image: container "debug" uses "busybox:1.36" which is not in the mirror (allowed: images under "` + m + `/")
+image-rewrite   Pod/debug                               audit  mutate  would rewrite "busybox:1.36" to "` + m + `/docker-hub/library/busybox:1.36"
+image-registry  ReplicaSet/` + rs + ` of Deployment/api (2 pods)  audit  deny    spec.containers[0].image: container "api" uses "nginx:1.27" which is not in the mirror (allowed: images under "` + m + `/")
+image-rewrite   ReplicaSet/` + rs + ` of Deployment/api (2 pods)  audit  mutate  would rewrite "nginx:1.27" to "` + m + `/docker-hub/library/nginx:1.27"
+gateway-hosts   VirtualService/shop                     audit  deny    spec.hosts[0]: host "shop.example.com" is not authorized for namespace "e2e-report" on gateway "istio-ingress/report" (allowed for e2e-report: none)
+e2e-report (audit): under enforce 4 objects would be denied (image-registry 2, flux-placement 1, gateway-hosts 1), 3 pods would get their images rewritten at their next restart
+
+e2e-report-clean (enforce): nothing would be denied or changed
+`
+	if code != 1 || stderr != "" || stdout != alignLike(stdout, want) {
+		t.Errorf("exit %d\nstderr: %s\nstdout:\n%s\nwant:\n%s", code, stderr, stdout, want)
+	}
+
+	code, stdout, _ = runReport(t, "-n", ns, "--mode", "enforce", "-o", "json")
+	var findings []map[string]any
+	if err := json.Unmarshal([]byte(stdout), &findings); err != nil || code != 1 {
+		t.Fatalf("-o json: exit %d, %v\n%s", code, err, stdout)
+	}
+	wantFirst := map[string]any{"policy": "flux-placement", "kind": "HelmRelease", "namespace": ns, "name": "redis", "owner": "", "pods": float64(0),
+		"mode": "enforce", "result": "deny", "message": `spec.serviceAccountName: must be a service account of namespace "e2e-report", not a Flux controller's (found "helm-controller")`}
+	if len(findings) != 6 || !reflect.DeepEqual(findings[0], wantFirst) || findings[3]["owner"] != "Deployment/api" || findings[3]["pods"] != float64(2) {
+		t.Errorf("-o json: %d findings, first %v, fourth %v", len(findings), findings[0], findings[3])
+	}
+
+	if code, stdout, stderr := runReport(t, "-n", clean); code != 0 || stdout != "e2e-report-clean (enforce): nothing would be denied or changed\n" || stderr != "" {
+		t.Errorf("clean namespace: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+
+	down := filepath.Join(t.TempDir(), "down")
+	writeKubeconfig(t, down, "https://127.0.0.1:1")
+	cmd := exec.Command(cluster.Binary, "report", "--kubeconfig", down)
+	var e bytes.Buffer
+	cmd.Stderr = &e
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 ||
+		e.String() != "report: cannot read the cluster at https://127.0.0.1:1: dial tcp 127.0.0.1:1: connect: connection refused\n" {
+		t.Errorf("unreachable: %v, stderr %q", err, e.String())
+	}
+}
+
+// alignLike returns want when got differs from it only in the spaces
+// tabwriter pads columns with, else want itself (so the comparison fails
+// and shows both). The columns' content is compared exactly.
+func alignLike(got, want string) string {
+	norm := func(s string) string {
+		var b bytes.Buffer
+		space := false
+		for _, r := range s {
+			if r == ' ' {
+				space = true
+				continue
+			}
+			if space {
+				b.WriteByte(' ')
+				space = false
+			}
+			b.WriteRune(r)
+		}
+		return b.String()
+	}
+	if norm(got) == norm(want) {
+		return got
+	}
+	return want
+}
+
+func writeKubeconfig(t *testing.T, path, server string) {
+	t.Helper()
+	kc := "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: \"" + server + "\", insecure-skip-tls-verify: true}\n" +
+		"contexts:\n- name: c\n  context: {cluster: c, user: u}\ncurrent-context: c\nusers:\n- name: u\n  user: {token: x}\n"
+	if err := os.WriteFile(path, []byte(kc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
