@@ -15,6 +15,7 @@ Usage:
   platform-webhook [serve] [flags]        run the admission webhook server
   platform-webhook review [flags] PATH... review manifests offline with the same policies
   platform-webhook report [flags]         what enforce would break among a cluster's objects (read-only)
+  platform-webhook reporter [flags]       keep report's findings in the cluster as OpenReports
   platform-webhook wrap [flags] -- CMD... run a Job's command in the mesh (what job-proxy injects)
 
 Run "platform-webhook <command> --help" for the flags of a command.
@@ -25,7 +26,7 @@ func main() {
 }
 
 // commands are the words run knows; with none, or flags only, it serves.
-var commands = []string{"serve", "review", "report", "wrap", "help"}
+var commands = []string{"serve", "review", "report", "reporter", "wrap", "help"}
 
 // run dispatches to a subcommand and returns the process exit code.
 func run(args []string) int {
@@ -42,6 +43,12 @@ func run(args []string) int {
 		return review(args, os.Stdin, os.Stdout, os.Stderr)
 	case "report":
 		return reportCmd(args, os.Stdout, os.Stderr)
+	case "reporter":
+		if err := reporter(args); err != nil {
+			fmt.Fprintln(os.Stderr, "platform-webhook reporter:", err)
+			return 1
+		}
+		return 0
 	case "wrap":
 		return wrapCmd(args, os.Stderr)
 	case "serve":

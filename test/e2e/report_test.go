@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"syscall"
 	"testing"
 	"time"
 
@@ -161,5 +162,103 @@ func writeKubeconfig(t *testing.T, path, server string) {
 		"contexts:\n- name: c\n  context: {cluster: c, user: u}\ncurrent-context: c\nusers:\n- name: u\n  user: {token: x}\n"
 	if err := os.WriteFile(path, []byte(kc), 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// startReporter runs `platform-webhook reporter` against the cluster,
+// logging to a file of its own; it is stopped when the test ends.
+func startReporter(t *testing.T, name, leaseNS string) (logFile string) {
+	t.Helper()
+	logFile = filepath.Join(t.TempDir(), name+".log")
+	f, err := os.Create(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(cluster.Binary, "reporter", "--kubeconfig", cluster.Kubeconfig,
+		"--config", filepath.Join(harness.RepoRoot(), "manifests", "webhook", "config.yaml"),
+		"--namespace", leaseNS, "--debounce", "500ms", "--health-addr", "0", "--metrics-addr", "0")
+	cmd.Stdout, cmd.Stderr = f, f
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			cmd.Process.Kill()
+		}
+		f.Close()
+	})
+	return logFile
+}
+
+type reportView struct {
+	Summary struct{ Pass, Fail, Warn int } `json:"summary"`
+	Results []struct {
+		Policy    string `json:"policy"`
+		Result    string `json:"result"`
+		Message   string `json:"message"`
+		Resources []struct {
+			Kind, Name string
+		} `json:"resources"`
+	} `json:"results"`
+}
+
+// waitForReport waits until ns's Report, as kubectl shows it, satisfies ok.
+func waitForReport(t *testing.T, ns string, ok func(reportView) bool) reportView {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	var r reportView
+	var last string
+	for time.Now().Before(deadline) {
+		out, _, err := cluster.Kubectl("", "get", "reports.openreports.io", "-n", ns, "platform-webhook", "-o", "json")
+		last = out
+		if err == nil {
+			r = reportView{}
+			if json.Unmarshal([]byte(out), &r) == nil && ok(r) {
+				return r
+			}
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Fatalf("Report %s/platform-webhook never as expected; last:\n%s", ns, last)
+	return r
+}
+
+// TestReporter: two reporters against the real apiserver: the elected one
+// writes the Report of an audit namespace with its pod's findings; deleting
+// the pod clears them; the other replica never writes.
+func TestReporter(t *testing.T) {
+	const ns, lease = "e2e-reporter", "e2e-reporter-lease"
+	namespace(t, ns, map[string]string{"flux-infra.io/admission-mode": "audit"})
+	namespace(t, lease, nil)
+	waitForAuditLabel(t, ns)
+	kubectl(t, podManifest(ns, "legacy", "busybox:1.36"), "apply", "-f", "-")
+	logs := []string{startReporter(t, "a", lease), startReporter(t, "b", lease)}
+
+	r := waitForReport(t, ns, func(r reportView) bool { return len(r.Results) == 2 })
+	if r.Summary.Fail != 1 || r.Summary.Warn != 1 || r.Results[0].Policy != "image-registry" || r.Results[0].Result != "fail" ||
+		r.Results[1].Policy != "image-rewrite" || r.Results[1].Result != "warn" ||
+		r.Results[0].Resources[0].Kind != "Pod" || r.Results[0].Resources[0].Name != "legacy" ||
+		r.Results[0].Message != `spec.containers[0].image: container "legacy" uses "busybox:1.36" which is not in the mirror (allowed: images under "`+mirror+`/")` {
+		t.Errorf("report %+v", r)
+	}
+
+	kubectl(t, "", "delete", "pod", "-n", ns, "legacy", "--wait=false", "--grace-period=0", "--force")
+	waitForReport(t, ns, func(r reportView) bool { return len(r.Results) == 0 && r.Summary.Fail == 0 && r.Summary.Warn == 0 })
+
+	wrote := 0
+	for _, l := range logs {
+		b, _ := os.ReadFile(l)
+		if bytes.Contains(b, []byte(`"msg":"reported"`)) {
+			wrote++
+		}
+	}
+	if wrote != 1 {
+		t.Errorf("%d reporters ran, want the leader alone", wrote)
 	}
 }

@@ -99,6 +99,12 @@ func TestServerSideDryRun(t *testing.T) {
 		case listed:
 			t.Errorf("%s: kind %s is listed in noCRD but the apiserver knows it: remove it from the list", describe(o), gvk.GroupKind())
 		}
+		if gvk.Kind == "CustomResourceDefinition" && (o.GetName() == "reports.openreports.io" || o.GetName() == "clusterreports.openreports.io") {
+			// The reporter's OpenReports CRDs: the harness installed them from
+			// the same module files (TestShippedCRDs checks they are equal),
+			// so there is nothing to create.
+			continue
+		}
 		t.Run(o.GetKind()+"/"+objectName(o), func(t *testing.T) {
 			raw, _ := json.Marshal(o.Object)
 			out := apply(t, string(raw), "--dry-run=server")

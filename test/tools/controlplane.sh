@@ -85,6 +85,9 @@ check_pins() {
 check_pins
 grep -qE "^[[:space:]]*istio\.io/istio ${ISTIO_VERSION}([[:space:]]|$)" "${TOOLS_DIR}/istio-injector/go.mod" ||
 	die "versions.env pins istio.io/istio ${ISTIO_VERSION} but ${TOOLS_DIR}/istio-injector/go.mod does not; keep them in step"
+# The reporter's Go types come from the webhook's own go.mod: the CRDs must match them.
+grep -qE "^[[:space:]]*github\.com/openreports/reports-api ${OPENREPORTS_VERSION}([[:space:]]|$)" "${TOOLS_DIR}/../../go.mod" ||
+	die "versions.env pins github.com/openreports/reports-api ${OPENREPORTS_VERSION} but go.mod does not; keep them in step"
 
 # --- stamps: an artifact is complete when its stamp holds the expected recipe --
 
@@ -105,7 +108,8 @@ recipe_for() {
 			"helm-controller/api@${FLUX_HELM_API_VERSION}" \
 			"kustomize-controller/api@${FLUX_KUSTOMIZE_API_VERSION}" \
 			"source-controller/api@${FLUX_SOURCE_API_VERSION}" \
-			"istio@${ISTIO_VERSION} cert-manager@${CERT_MANAGER_VERSION}"
+			"istio@${ISTIO_VERSION} cert-manager@${CERT_MANAGER_VERSION}" \
+			"openreports@${OPENREPORTS_VERSION}"
 		;;
 	*) die "unknown artifact $1" ;;
 	esac
@@ -313,6 +317,14 @@ generate_crds() {
 		echo "cert-manager_$(basename "${f}") <- github.com/cert-manager/cert-manager@${CERT_MANAGER_VERSION} deploy/crds/$(basename "${f}")" >>"${out}/SOURCES.txt"
 	done
 
+	log "copying OpenReports CRDs (${OPENREPORTS_VERSION})..."
+	dir="$(module_dir "github.com/openreports/reports-api@${OPENREPORTS_VERSION}")"
+	for f in "${dir}"/config/crd/*.yaml; do
+		[[ -e "${f}" ]] || die "no CRDs in ${dir}/config/crd"
+		copy_crd "${f}" "${out}/openreports_$(basename "${f}")"
+		echo "openreports_$(basename "${f}") <- github.com/openreports/reports-api@${OPENREPORTS_VERSION} config/crd/$(basename "${f}")" >>"${out}/SOURCES.txt"
+	done
+
 	# Guard against upstream layout changes silently dropping a CRD we rely on.
 	for name in \
 		helmreleases.helm.toolkit.fluxcd.io \
@@ -324,7 +336,9 @@ generate_crds() {
 		gateways.networking.istio.io \
 		certificates.cert-manager.io \
 		issuers.cert-manager.io \
-		clusterissuers.cert-manager.io; do
+		clusterissuers.cert-manager.io \
+		reports.openreports.io \
+		clusterreports.openreports.io; do
 		grep -qE "^[[:space:]]*name: ${name//./\\.}[[:space:]]*$" "${out}"/*.yaml ||
 			die "generated CRDs lack ${name}"
 	done
