@@ -134,4 +134,22 @@ func TestServerSideDryRun(t *testing.T) {
 	if dryRun < 50 {
 		t.Errorf("dry-run only %d objects", dryRun)
 	}
+
+	// The optional monitoring folder (not in the Flux tree), built as
+	// kubectl kustomize builds it, against the prometheus-operator CRDs.
+	t.Run("monitoring", func(t *testing.T) {
+		built, errOut, err := c.Kubectl("", "kustomize", manifestsDir()+"/monitoring")
+		if err != nil {
+			t.Fatalf("kubectl kustomize manifests/monitoring: %v\n%s", err, errOut)
+		}
+		out := apply(t, built, "--dry-run=server")
+		want := "configmap/platform-webhook-dashboard created (server dry run)\n" +
+			"service/platform-webhook-metrics created (server dry run)\n" +
+			"service/platform-webhook-reporter-metrics created (server dry run)\n" +
+			"prometheusrule.monitoring.coreos.com/platform-webhook created (server dry run)\n" +
+			"servicemonitor.monitoring.coreos.com/platform-webhook created (server dry run)\n"
+		if out != want {
+			t.Errorf("kubectl printed\n%s\nwant\n%s", out, want)
+		}
+	})
 }

@@ -109,7 +109,8 @@ recipe_for() {
 			"kustomize-controller/api@${FLUX_KUSTOMIZE_API_VERSION}" \
 			"source-controller/api@${FLUX_SOURCE_API_VERSION}" \
 			"istio@${ISTIO_VERSION} cert-manager@${CERT_MANAGER_VERSION}" \
-			"openreports@${OPENREPORTS_VERSION}"
+			"openreports@${OPENREPORTS_VERSION}" \
+			"prometheus-operator/monitoring@${PROMETHEUS_OPERATOR_API_VERSION}"
 		;;
 	*) die "unknown artifact $1" ;;
 	esac
@@ -325,6 +326,20 @@ generate_crds() {
 		echo "openreports_$(basename "${f}") <- github.com/openreports/reports-api@${OPENREPORTS_VERSION} config/crd/$(basename "${f}")" >>"${out}/SOURCES.txt"
 	done
 
+	# prometheus-operator: only its API module is on the proxy; its CRDs are
+	# what controller-gen makes of the v1 types, as the project's own
+	# `make generate` does. Only the two kinds manifests/monitoring uses.
+	log "generating prometheus-operator CRDs (api ${PROMETHEUS_OPERATOR_API_VERSION})..."
+	dir="$(module_dir "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring@${PROMETHEUS_OPERATOR_API_VERSION}")"
+	gen="${tmp}/gen-prometheus-operator"
+	(cd "${dir}" && env -u GOOS -u GOARCH GOWORK=off GOFLAGS=-mod=readonly "${cg}" crd paths=./v1/... output:crd:dir="${gen}") ||
+		die "controller-gen failed for prometheus-operator monitoring@${PROMETHEUS_OPERATOR_API_VERSION}"
+	for f in "${gen}"/monitoring.coreos.com_servicemonitors.yaml "${gen}"/monitoring.coreos.com_prometheusrules.yaml; do
+		[[ -e "${f}" ]] || die "controller-gen made no $(basename "${f}")"
+		copy_crd "${f}" "${out}/prometheus-operator_$(basename "${f}")"
+		echo "prometheus-operator_$(basename "${f}") <- controller-gen ${CONTROLLER_TOOLS_VERSION} github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring@${PROMETHEUS_OPERATOR_API_VERSION}" >>"${out}/SOURCES.txt"
+	done
+
 	# Guard against upstream layout changes silently dropping a CRD we rely on.
 	for name in \
 		helmreleases.helm.toolkit.fluxcd.io \
@@ -338,7 +353,9 @@ generate_crds() {
 		issuers.cert-manager.io \
 		clusterissuers.cert-manager.io \
 		reports.openreports.io \
-		clusterreports.openreports.io; do
+		clusterreports.openreports.io \
+		servicemonitors.monitoring.coreos.com \
+		prometheusrules.monitoring.coreos.com; do
 		grep -qE "^[[:space:]]*name: ${name//./\\.}[[:space:]]*$" "${out}"/*.yaml ||
 			die "generated CRDs lack ${name}"
 	done
