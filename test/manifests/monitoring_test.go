@@ -22,10 +22,10 @@ var identifier = regexp.MustCompile(`\b([a-z_][a-z0-9_]*)\b`)
 // Prometheus' own and controller-runtime's.
 var knownMetrics = map[string]string{
 	"up": "",
-	"controller_runtime_webhook_requests_total":        "",
+	"controller_runtime_webhook_requests_total":         "",
 	"controller_runtime_webhook_latency_seconds_bucket": "",
-	"platform_webhook_decisions_total":                 "webhook/metrics.go",
-	"platform_webhook_existing_findings":               "webhook/report/reporter.go",
+	"platform_webhook_decisions_total":                  "webhook/metrics.go",
+	"platform_webhook_existing_findings":                "webhook/report/reporter.go",
 }
 
 // TestMonitoringMetrics: every metric the PrometheusRule and the Grafana
