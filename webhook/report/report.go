@@ -83,7 +83,7 @@ func Run(ctx context.Context, c client.Reader, cfg *config.Config, opts Options)
 
 	// Context first: every namespace's labels, Gateways and VirtualServices
 	// (gateway-hosts), Nodes and webhook configurations (job-proxy).
-	var context []review.Document
+	var lookups []review.Document
 	var namespaces []string
 	nsLabels := map[string]map[string]string{}
 	for _, gvk := range []schema.GroupVersionKind{namespaceGVK, gatewayGVK, virtualServiceGVK, nodeGVK, mwcGVK} {
@@ -92,7 +92,7 @@ func Run(ctx context.Context, c client.Reader, cfg *config.Config, opts Options)
 			return nil, nil, err
 		}
 		for _, o := range objs {
-			context = append(context, review.Document{Source: "cluster", Object: o})
+			lookups = append(lookups, review.Document{Source: "cluster", Object: o})
 			if gvk == namespaceGVK {
 				nsLabels[o.GetName()] = o.GetLabels()
 				namespaces = append(namespaces, o.GetName())
@@ -111,7 +111,7 @@ func Run(ctx context.Context, c client.Reader, cfg *config.Config, opts Options)
 
 	// Every finding is collected as audit mode says it ("would ..."); the
 	// mode reported is the one in force.
-	r := review.NewReviewer(cfg, webhook.Audit, context)
+	r := review.NewReviewer(cfg, webhook.Audit, lookups)
 	var findings []Finding
 	for _, ns := range namespaces {
 		f, err := inNamespace(ctx, l, r, cfg, opts.Mode, ns, nsLabels[ns])
