@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	openreportsv1alpha1 "github.com/openreports/reports-api/apis/openreports.io/v1alpha1"
@@ -89,13 +91,7 @@ func reporter(args []string) error {
 		return fmt.Errorf("create manager: %w", err)
 	}
 	ctx := ctrl.SetupSignalHandler()
-	trigger := make(chan struct{}, 1)
-	poke := func() {
-		select {
-		case trigger <- struct{}{}:
-		default:
-		}
-	}
+	changes := newChangeSet()
 	for _, tm := range watched {
 		obj := &metav1.PartialObjectMetadata{TypeMeta: tm}
 		inf, err := mgr.GetCache().GetInformer(ctx, obj, cache.BlockUntilSynced(false))
@@ -105,8 +101,23 @@ func reporter(args []string) error {
 		if err != nil {
 			return fmt.Errorf("%s informer: %w", strings.ToLower(tm.Kind), err)
 		}
+		// A namespaced object changes its namespace's Report; a Namespace
+		// (its mode and injection labels) or a Gateway (the hosts it grants
+		// to any namespace) may change any.
+		whole := tm.Kind == "Namespace" || tm.Kind == "Gateway"
+		note := func(o any) {
+			if tomb, ok := o.(toolscache.DeletedFinalStateUnknown); ok {
+				o = tomb.Obj
+			}
+			m, ok := o.(metav1.Object)
+			if !ok || whole {
+				changes.add("")
+				return
+			}
+			changes.add(m.GetNamespace())
+		}
 		if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-			AddFunc: func(any) { poke() }, UpdateFunc: func(any, any) { poke() }, DeleteFunc: func(any) { poke() },
+			AddFunc: note, UpdateFunc: func(_, o any) { note(o) }, DeleteFunc: note,
 		}); err != nil {
 			return err
 		}
@@ -114,7 +125,7 @@ func reporter(args []string) error {
 	r := &report.Reporter{Reader: mgr.GetAPIReader(), Writer: mgr.GetClient(), Config: cfg, Gauge: report.NewFindingsGauge(metrics.Registry)}
 	// A RunnableFunc runs only on the elected leader.
 	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
-		return loop(ctx, r, *resync, *debounce, trigger)
+		return loop(ctx, r, *resync, *debounce, changes)
 	})); err != nil {
 		return err
 	}
@@ -124,19 +135,23 @@ func reporter(args []string) error {
 	return mgr.Start(ctx)
 }
 
-// loop runs the reporter at once, then debounce after a change (changes in
-// the meantime join that run), and every resync.
-func loop(ctx context.Context, r *report.Reporter, resync, debounce time.Duration, trigger <-chan struct{}) error {
+// loop runs the reporter over the whole cluster at once and every resync,
+// and debounce after a change over the namespaces that changed (changes in
+// the meantime join that run).
+func loop(ctx context.Context, r *report.Reporter, resync, debounce time.Duration, changes *changeSet) error {
 	log := ctrl.Log.WithName("reporter")
-	run := func(why string) {
-		res, err := r.Sync(ctx)
+	run := func(why string, only []string) {
+		res, err := r.Sync(ctx, only...)
 		if err != nil {
 			log.Error(err, "run failed", "why", why)
 			return
 		}
-		log.Info("reported", "why", why, "findings", res.Findings, "written", res.Written, "unchanged", res.Skipped)
+		log.Info("reported", "why", why, "namespaces", len(only), "findings", res.Findings, "written", res.Written, "unchanged", res.Skipped)
 	}
-	run("start")
+	// The caches have synced before a leader's runnables start: what their
+	// first lists said, the start run sees too.
+	changes.take()
+	run("start", nil)
 	ticker := time.NewTicker(resync)
 	defer ticker.Stop()
 	for {
@@ -144,23 +159,61 @@ func loop(ctx context.Context, r *report.Reporter, resync, debounce time.Duratio
 		case <-ctx.Done():
 			return nil
 		case <-ticker.C:
-			run("resync")
-		case <-trigger:
-			timer := time.NewTimer(debounce)
-		wait:
-			for {
-				select {
-				case <-ctx.Done():
-					timer.Stop()
-					return nil
-				case <-trigger: // more changes: the same run covers them
-				case <-timer.C:
-					break wait
-				}
+			changes.take()
+			run("resync", nil)
+		case <-changes.signal:
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(debounce):
 			}
-			run("change")
+			whole, namespaces := changes.take()
+			if whole {
+				run("change", nil)
+			} else if len(namespaces) > 0 {
+				run("change", namespaces)
+			}
 		}
 	}
+}
+
+// changeSet collects the namespaces changed since the last run ("" for a
+// change that may concern any).
+type changeSet struct {
+	mu     sync.Mutex
+	set    map[string]bool
+	signal chan struct{}
+}
+
+func newChangeSet() *changeSet {
+	return &changeSet{set: map[string]bool{}, signal: make(chan struct{}, 1)}
+}
+
+func (c *changeSet) add(ns string) {
+	c.mu.Lock()
+	c.set[ns] = true
+	c.mu.Unlock()
+	select {
+	case c.signal <- struct{}{}:
+	default:
+	}
+}
+
+// take empties the set: whether any change concerns every namespace, and
+// the namespaces changed, sorted.
+func (c *changeSet) take() (whole bool, namespaces []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for ns := range c.set {
+		if ns == "" {
+			whole = true
+		} else {
+			namespaces = append(namespaces, ns)
+		}
+	}
+	c.set = map[string]bool{}
+	sort.Strings(namespaces)
+	return whole, namespaces
 }
 
 // ownNamespace is the pod's namespace (its service account's), else

@@ -230,13 +230,16 @@ func waitForReport(t *testing.T, ns string, ok func(reportView) bool) reportView
 }
 
 // TestReporter: two reporters against the real apiserver: the elected one
-// writes the Report of an audit namespace with its pod's findings; deleting
-// the pod clears them; the other replica never writes.
+// writes the Report of an audit namespace with its pod's findings; a change
+// in another namespace leaves this one's Report as it was; deleting the pod
+// clears its findings; the other replica never writes.
 func TestReporter(t *testing.T) {
-	const ns, lease = "e2e-reporter", "e2e-reporter-lease"
+	const ns, other, lease = "e2e-reporter", "e2e-reporter-other", "e2e-reporter-lease"
 	namespace(t, ns, map[string]string{"flux-infra.io/admission-mode": "audit"})
+	namespace(t, other, map[string]string{"flux-infra.io/admission-mode": "audit"})
 	namespace(t, lease, nil)
 	waitForAuditLabel(t, ns)
+	waitForAuditLabel(t, other)
 	kubectl(t, podManifest(ns, "legacy", "busybox:1.36"), "apply", "-f", "-")
 	logs := []string{startReporter(t, "a", lease), startReporter(t, "b", lease)}
 
@@ -246,6 +249,16 @@ func TestReporter(t *testing.T) {
 		r.Results[0].Resources[0].Kind != "Pod" || r.Results[0].Resources[0].Name != "legacy" ||
 		r.Results[0].Message != `spec.containers[0].image: container "legacy" uses "busybox:1.36" which is not in the mirror (allowed: images under "`+mirror+`/")` {
 		t.Errorf("report %+v", r)
+	}
+
+	// A change elsewhere runs the reporter again; this namespace's Report,
+	// unchanged, is not rewritten (the same resourceVersion).
+	rv, _ := kubectl(t, "", "get", "reports.openreports.io", "-n", ns, "platform-webhook", "-o", "jsonpath={.metadata.resourceVersion}")
+	kubectl(t, podManifest(other, "elsewhere", "busybox:1.36"), "apply", "-f", "-")
+	waitForReport(t, other, func(r reportView) bool { return len(r.Results) == 2 })
+	time.Sleep(2 * time.Second) // a full run's worth
+	if again, _ := kubectl(t, "", "get", "reports.openreports.io", "-n", ns, "platform-webhook", "-o", "jsonpath={.metadata.resourceVersion}"); again != rv {
+		t.Errorf("the unchanged Report was rewritten: resourceVersion %s, then %s", rv, again)
 	}
 
 	kubectl(t, "", "delete", "pod", "-n", ns, "legacy", "--wait=false", "--grace-period=0", "--force")

@@ -57,6 +57,9 @@ type Options struct {
 	Mode webhook.Mode
 	// PageSize is the list page size (500 when 0).
 	PageSize int64
+	// skipMissing drops namespaces of Namespaces that do not exist (the
+	// reporter's changed namespaces may be gone by the time it runs).
+	skipMissing bool
 }
 
 // Kinds read: what policies review, and what they look up.
@@ -100,12 +103,16 @@ func Run(ctx context.Context, c client.Reader, cfg *config.Config, opts Options)
 		}
 	}
 	if len(opts.Namespaces) > 0 {
+		namespaces = nil
 		for _, ns := range opts.Namespaces {
 			if _, ok := nsLabels[ns]; !ok {
+				if opts.skipMissing {
+					continue
+				}
 				return nil, nil, fmt.Errorf("namespace %q not found", ns)
 			}
+			namespaces = append(namespaces, ns)
 		}
-		namespaces = append([]string(nil), opts.Namespaces...)
 	}
 	sort.Strings(namespaces)
 

@@ -50,10 +50,11 @@ type SyncResult struct {
 	Written, Skipped int // Reports created or updated; left as they were
 }
 
-// Sync runs the report over the whole cluster and makes every namespace's
-// Report say it. A Report that would not change is not written.
-func (r *Reporter) Sync(ctx context.Context) (SyncResult, error) {
-	findings, namespaces, err := Run(ctx, r.Reader, r.Config, Options{})
+// Sync runs the report over the given namespaces (none: the whole cluster)
+// and makes each one's Report say it. A Report that would not change is not
+// written.
+func (r *Reporter) Sync(ctx context.Context, only ...string) (SyncResult, error) {
+	findings, namespaces, err := Run(ctx, r.Reader, r.Config, Options{Namespaces: only, skipMissing: true})
 	if err != nil {
 		return SyncResult{}, err
 	}
@@ -63,7 +64,12 @@ func (r *Reporter) Sync(ctx context.Context) (SyncResult, error) {
 	}
 	res := SyncResult{Findings: len(findings)}
 	if r.Gauge != nil {
-		r.Gauge.Reset()
+		if len(only) == 0 {
+			r.Gauge.Reset()
+		}
+		for _, ns := range namespaces {
+			r.Gauge.DeletePartialMatch(prometheus.Labels{"namespace": ns})
+		}
 		for _, f := range findings {
 			r.Gauge.WithLabelValues(f.Policy, f.Namespace, f.Result).Add(float64(max(f.Pods, 1)))
 		}
