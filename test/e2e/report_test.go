@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -10,6 +11,12 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/flux-infra/platform-webhook/test/e2e/harness"
 )
@@ -165,16 +172,76 @@ func writeKubeconfig(t *testing.T, path, server string) {
 	}
 }
 
-// startReporter runs `platform-webhook reporter` against the cluster,
-// logging to a file of its own; it is stopped when the test ends.
-func startReporter(t *testing.T, name, leaseNS string) (logFile string) {
+// reporterUser is a user with exactly the rights of manifests/webhook/
+// reporter.yaml: its ClusterRole, and its leader-election Role in leaseNS.
+// It returns the user's kubeconfig.
+func reporterUser(t *testing.T, leaseNS string) string {
+	t.Helper()
+	ctx := context.Background()
+	const name = "e2e-reporter"
+	user, err := cluster.Env.AddUser(envtest.User{Name: name}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kc, err := user.KubeConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(path, kc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(filepath.Join(harness.RepoRoot(), "manifests", "webhook", "reporter.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	subject := []rbacv1.Subject{{APIGroup: "rbac.authorization.k8s.io", Kind: "User", Name: name}}
+	var objs []client.Object
+	dec := yaml.NewYAMLOrJSONDecoder(f, 4096)
+	for {
+		var doc struct {
+			Kind  string              `json:"kind"`
+			Rules []rbacv1.PolicyRule `json:"rules"`
+		}
+		if err := dec.Decode(&doc); err != nil {
+			break
+		}
+		switch doc.Kind {
+		case "ClusterRole":
+			objs = append(objs,
+				&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: name}, Rules: doc.Rules},
+				&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name}, Subjects: subject,
+					RoleRef: rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: name}})
+		case "Role":
+			objs = append(objs,
+				&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: leaseNS}, Rules: doc.Rules},
+				&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: leaseNS}, Subjects: subject,
+					RoleRef: rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: name}})
+		}
+	}
+	if len(objs) != 4 {
+		t.Fatalf("reporter.yaml: found %d RBAC objects, want a ClusterRole and a Role", len(objs)/2)
+	}
+	for _, o := range objs {
+		if err := cluster.Client.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cluster.Client.Delete(ctx, o) })
+	}
+	return path
+}
+
+// startReporter runs `platform-webhook reporter` against the cluster with
+// kubeconfig, logging to a file of its own; it is stopped when the test ends.
+func startReporter(t *testing.T, name, kubeconfig, leaseNS string) (logFile string) {
 	t.Helper()
 	logFile = filepath.Join(t.TempDir(), name+".log")
 	f, err := os.Create(logFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(cluster.Binary, "reporter", "--kubeconfig", cluster.Kubeconfig,
+	cmd := exec.Command(cluster.Binary, "reporter", "--kubeconfig", kubeconfig,
 		"--config", filepath.Join(harness.RepoRoot(), "manifests", "webhook", "config.yaml"),
 		"--namespace", leaseNS, "--debounce", "500ms", "--health-addr", "0", "--metrics-addr", "0")
 	cmd.Stdout, cmd.Stderr = f, f
@@ -241,7 +308,9 @@ func TestReporter(t *testing.T) {
 	waitForAuditLabel(t, ns)
 	waitForAuditLabel(t, other)
 	kubectl(t, podManifest(ns, "legacy", "busybox:1.36"), "apply", "-f", "-")
-	logs := []string{startReporter(t, "a", lease), startReporter(t, "b", lease)}
+	// Both run with the shipped RBAC alone.
+	kc := reporterUser(t, lease)
+	logs := []string{startReporter(t, "a", kc, lease), startReporter(t, "b", kc, lease)}
 
 	r := waitForReport(t, ns, func(r reportView) bool { return len(r.Results) == 2 })
 	if r.Summary.Fail != 1 || r.Summary.Warn != 1 || r.Results[0].Policy != "image-registry" || r.Results[0].Result != "fail" ||
