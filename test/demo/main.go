@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
@@ -106,6 +107,12 @@ func run() error {
 	time.Sleep(2 * time.Second)
 	step("get", "pods", "-n", "tenant-c", "-l", "batch.kubernetes.io/job-name=db-migrate-2", "-o", jobPods)
 	step("get", "virtualservices,gateways,helmreleases,kustomizations", "-A")
+	// What enforce would break among what audit let in (tenant-b is audit).
+	fmt.Printf("\n$ platform-webhook report -n tenant-b\n")
+	rep := exec.Command(c.Binary, "report", "--kubeconfig", c.Kubeconfig, "--config", filepath.Join(root, "manifests", "webhook", "config.yaml"), "-n", "tenant-b")
+	rep.Stdout, rep.Stderr = os.Stdout, os.Stdout
+	_ = rep.Run() // exit 1: findings
+
 	fmt.Println("\n(Deployments, Jobs and CronJobs are stored as written: the server patches the pods their controllers create, never")
 	fmt.Println(" workloads, so Flux sees no drift. Nothing schedules the pods here, so they stay Pending; `platform-webhook review examples/` previews them too.)")
 	return nil

@@ -130,11 +130,17 @@ func Summary(ns, mode string, findings []Finding) string {
 		})
 		parts = append(parts, fmt.Sprintf("%s would be denied (%s)", plural(len(denied), "object"), strings.Join(ps, ", ")))
 	}
+	their := func(n int) string {
+		if n == 1 {
+			return "its"
+		}
+		return "their"
+	}
 	if n := sum(rewritten); n > 0 {
-		parts = append(parts, fmt.Sprintf("%s would get their images rewritten at their next restart", plural(n, "pod")))
+		parts = append(parts, fmt.Sprintf("%s would get %s images rewritten at %s next restart", plural(n, "pod"), their(n), their(n)))
 	}
 	if n := sum(wrapped); n > 0 {
-		parts = append(parts, fmt.Sprintf("%s would be changed by job-proxy at their next start", plural(n, "Job pod")))
+		parts = append(parts, fmt.Sprintf("%s would be changed by job-proxy at %s next start", plural(n, "Job pod"), their(n)))
 	}
 	if warnings > 0 {
 		parts = append(parts, plural(warnings, "warning"))

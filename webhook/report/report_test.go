@@ -31,7 +31,7 @@ func TestSummary(t *testing.T) {
 		{Policy: "job-proxy", Kind: "Job", Name: "migrate", Owner: "Job/migrate", Pods: 1, Result: Mutate},
 	}
 	want := "tenant-b (audit): under enforce 3 objects would be denied (image-registry 2, flux-placement 1), " +
-		"3 pods would get their images rewritten at their next restart, 1 Job pod would be changed by job-proxy at their next start"
+		"3 pods would get their images rewritten at their next restart, 1 Job pod would be changed by job-proxy at its next start"
 	if got := Summary("tenant-b", "audit", fs); got != want {
 		t.Errorf("Summary\n got %s\nwant %s", got, want)
 	}
