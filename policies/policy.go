@@ -26,6 +26,9 @@ type Request struct {
 	// Gateways are the cluster's Istio Gateways and the VirtualServices bound
 	// to them (gateway-hosts); nil when no Gateway is known.
 	Gateways *GatewayIndex
+	// GatewayAPI are the cluster's Gateway API Gateways (gateway-hosts on
+	// HTTPRoutes, GRPCRoutes, TLSRoutes); nil when none is known.
+	GatewayAPI *GatewayAPIIndex
 	// Istio is what the cluster says about Istio's injector (its webhooks'
 	// selectors, the Nodes' kubelet versions) for job-proxy; nil when
 	// nothing is known (then the istiod chart's defaults are assumed).
