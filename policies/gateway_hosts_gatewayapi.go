@@ -149,7 +149,7 @@ func (v routeValidator[T]) Validate(req Request, route T) []Violation {
 				admitting = append(admitting, l)
 			}
 		}
-		if len(admitting) == 0 {
+		if len(admitting) == 0 && len(hostnames) == 0 {
 			violations = append(violations, Violationf(field, "no listener of gateway %q admits %ss from namespace %q", key, v.kind, ns))
 			continue
 		}

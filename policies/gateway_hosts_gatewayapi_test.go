@@ -152,7 +152,13 @@ func TestGatewayAPIRoutes(t *testing.T) {
 		r.Spec.ParentRefs = []gatewayv1.ParentReference{parentRef("istio-ingress", "public", "all", 0)}
 		r.Spec.Hostnames = []gatewayv1.Hostname{"grpc.example.org"}
 		got := p.GRPCRoutes().Validate(Request{Namespace: "tenant-c", GatewayAPI: idx}, r)
-		want := `spec.parentRefs[0]: no listener of gateway "istio-ingress/public" admits GRPCRoutes from namespace "tenant-c"`
+		want := `spec.hostnames[0]: hostname "grpc.example.org" is not usable by namespace "tenant-c" on gateway "istio-ingress/public" (allowed for tenant-c: none)`
+		if len(got) != 1 || got[0].String() != want {
+			t.Errorf("got %v, want %s", got, want)
+		}
+		r.Spec.Hostnames = nil // without hostnames: said of the parent
+		got = p.GRPCRoutes().Validate(Request{Namespace: "tenant-c", GatewayAPI: idx}, r)
+		want = `spec.parentRefs[0]: no listener of gateway "istio-ingress/public" admits GRPCRoutes from namespace "tenant-c"`
 		if len(got) != 1 || got[0].String() != want {
 			t.Errorf("got %v, want %s", got, want)
 		}

@@ -58,6 +58,7 @@ func waitForWebhookGateways(t *testing.T, manifest, what string, ok func(err err
 }
 
 func TestGatewayHosts(t *testing.T) {
+	waitNamespaceGone(t, "istio-ingress") // other tests make and delete it too
 	namespace(t, "istio-ingress", nil)
 	namespace(t, "e2e-gw-a", nil)
 	namespace(t, "e2e-gw-b", nil)

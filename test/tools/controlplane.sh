@@ -85,7 +85,9 @@ check_pins() {
 check_pins
 grep -qE "^[[:space:]]*istio\.io/istio ${ISTIO_VERSION}([[:space:]]|$)" "${TOOLS_DIR}/istio-injector/go.mod" ||
 	die "versions.env pins istio.io/istio ${ISTIO_VERSION} but ${TOOLS_DIR}/istio-injector/go.mod does not; keep them in step"
-# The reporter's Go types come from the webhook's own go.mod: the CRDs must match them.
+# The reporter's and gateway-hosts' Go types come from the webhook's own go.mod: the CRDs must match them.
+grep -qE "^[[:space:]]*sigs\.k8s\.io/gateway-api ${GATEWAY_API_VERSION}([[:space:]]|$)" "${TOOLS_DIR}/../../go.mod" ||
+	die "versions.env pins sigs.k8s.io/gateway-api ${GATEWAY_API_VERSION} but go.mod does not; keep them in step"
 grep -qE "^[[:space:]]*github\.com/openreports/reports-api ${OPENREPORTS_VERSION}([[:space:]]|$)" "${TOOLS_DIR}/../../go.mod" ||
 	die "versions.env pins github.com/openreports/reports-api ${OPENREPORTS_VERSION} but go.mod does not; keep them in step"
 
@@ -110,7 +112,8 @@ recipe_for() {
 			"source-controller/api@${FLUX_SOURCE_API_VERSION}" \
 			"istio@${ISTIO_VERSION} cert-manager@${CERT_MANAGER_VERSION}" \
 			"openreports@${OPENREPORTS_VERSION}" \
-			"prometheus-operator/monitoring@${PROMETHEUS_OPERATOR_API_VERSION}"
+			"prometheus-operator/monitoring@${PROMETHEUS_OPERATOR_API_VERSION}" \
+			"gateway-api@${GATEWAY_API_VERSION}"
 		;;
 	*) die "unknown artifact $1" ;;
 	esac
@@ -340,6 +343,16 @@ generate_crds() {
 		echo "prometheus-operator_$(basename "${f}") <- controller-gen ${CONTROLLER_TOOLS_VERSION} github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring@${PROMETHEUS_OPERATOR_API_VERSION}" >>"${out}/SOURCES.txt"
 	done
 
+	log "copying Gateway API CRDs (${GATEWAY_API_VERSION}, standard channel)..."
+	dir="$(module_dir "sigs.k8s.io/gateway-api@${GATEWAY_API_VERSION}")"
+	for f in "${dir}"/config/crd/standard/gateway.networking.k8s.io_*.yaml; do
+		[[ -e "${f}" ]] || die "no CRDs in ${dir}/config/crd/standard"
+		# The ValidatingAdmissionPolicy beside the CRDs is not a CRD.
+		grep -q "^kind: CustomResourceDefinition" "${f}" || continue
+		copy_crd "${f}" "${out}/gateway-api_$(basename "${f}")"
+		echo "gateway-api_$(basename "${f}") <- sigs.k8s.io/gateway-api@${GATEWAY_API_VERSION} config/crd/standard/$(basename "${f}")" >>"${out}/SOURCES.txt"
+	done
+
 	# Guard against upstream layout changes silently dropping a CRD we rely on.
 	for name in \
 		helmreleases.helm.toolkit.fluxcd.io \
@@ -355,7 +368,11 @@ generate_crds() {
 		reports.openreports.io \
 		clusterreports.openreports.io \
 		servicemonitors.monitoring.coreos.com \
-		prometheusrules.monitoring.coreos.com; do
+		prometheusrules.monitoring.coreos.com \
+		gateways.gateway.networking.k8s.io \
+		httproutes.gateway.networking.k8s.io \
+		grpcroutes.gateway.networking.k8s.io \
+		tlsroutes.gateway.networking.k8s.io; do
 		grep -qE "^[[:space:]]*name: ${name//./\\.}[[:space:]]*$" "${out}"/*.yaml ||
 			die "generated CRDs lack ${name}"
 	done

@@ -5,9 +5,11 @@ import (
 	"fmt"
 
 	istionetworkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/flux-infra/platform-webhook/policies"
 	"github.com/flux-infra/platform-webhook/webhook"
@@ -22,9 +24,10 @@ import (
 func (c *Config) Watches(s Set) []webhook.Watch {
 	var watches []webhook.Watch
 	if c.ModeOf(policies.GatewayHosts) != webhook.Off {
-		idx := policies.NewGatewayIndex()
+		idx, api := policies.NewGatewayIndex(), policies.NewGatewayAPIIndex()
 		s.UseGateways(idx)
-		watches = append(watches, GatewayWatch(idx))
+		s.UseGatewayAPI(api)
+		watches = append(watches, GatewayWatch(idx), GatewayAPIWatch(api))
 	}
 	if c.ModeOf(policies.JobProxy) != webhook.Off {
 		// The server sees every webhook configuration: what it has not got
@@ -43,6 +46,34 @@ func (s Set) UseGateways(idx *policies.GatewayIndex) {
 	lookup := func(req *policies.Request) { req.Gateways = idx }
 	s.VirtualServices.Lookups = lookup
 	s.Gateways.Lookups = lookup
+}
+
+// UseGatewayAPI makes the Gateway API chains look Gateways up in idx.
+func (s Set) UseGatewayAPI(idx *policies.GatewayAPIIndex) {
+	lookup := func(req *policies.Request) { req.GatewayAPI = idx }
+	s.APIGateways.Lookups = lookup
+	s.HTTPRoutes.Lookups = lookup
+	s.GRPCRoutes.Lookups = lookup
+	s.TLSRoutes.Lookups = lookup
+}
+
+// GatewayAPIWatch keeps idx up to date from an informer on Gateway API
+// Gateways. Without the Gateway API's CRDs in the cluster there is nothing
+// to watch (and no route to review): the watch is synced at once. Installed
+// later, they are seen after a restart.
+func GatewayAPIWatch(idx *policies.GatewayAPIIndex) webhook.Watch {
+	return func(ctx context.Context, c cache.Cache) (func() bool, error) {
+		inf, err := watch(ctx, c, &gatewayv1.Gateway{},
+			func(gw *gatewayv1.Gateway) { idx.SetGateway(gw) },
+			func(gw *gatewayv1.Gateway) { idx.DeleteGateway(gw.Namespace, gw.Name) })
+		if meta.IsNoMatchError(err) {
+			return func() bool { return true }, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("gateway.networking.k8s.io gateway informer: %w", err)
+		}
+		return inf.HasSynced, nil
+	}
 }
 
 // GatewayWatch keeps idx up to date from informers on Gateways and

@@ -64,14 +64,15 @@ policies:
 }
 
 // TestWatches: the informers are wired only for the policies that run:
-// gateway-hosts (Gateways, VirtualServices) and job-proxy (Istio's webhook
-// configurations, Nodes).
+// gateway-hosts (Istio's Gateways and VirtualServices, the Gateway API's
+// Gateways) and job-proxy (Istio's webhook configurations, Nodes).
 func TestWatches(t *testing.T) {
 	c := config.Default()
 	set := c.Build(nil)
-	if got := len(c.Watches(set)); got != 2 || set.VirtualServices.Lookups == nil || set.Gateways.Lookups == nil || set.Pods.Lookups == nil {
-		t.Errorf("enforce: %d watches, look-ups set: %v %v %v; want 2 and all", got,
-			set.VirtualServices.Lookups != nil, set.Gateways.Lookups != nil, set.Pods.Lookups != nil)
+	if got := len(c.Watches(set)); got != 3 || set.VirtualServices.Lookups == nil || set.Gateways.Lookups == nil || set.Pods.Lookups == nil ||
+		set.HTTPRoutes.Lookups == nil || set.APIGateways.Lookups == nil {
+		t.Errorf("enforce: %d watches, look-ups set: %v %v %v %v; want 3 (Istio's Gateways, the Gateway API's, Istio's injector) and all", got,
+			set.VirtualServices.Lookups != nil, set.Gateways.Lookups != nil, set.Pods.Lookups != nil, set.HTTPRoutes.Lookups != nil)
 	}
 	c.Policies.GatewayHosts.Mode = webhook.Off
 	set = c.Build(nil)

@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/flux-infra/platform-webhook/policies"
 	"github.com/flux-infra/platform-webhook/webhook"
@@ -22,6 +23,11 @@ type Set struct {
 	Kustomizations  *webhook.Chain[*kustomizev1.Kustomization]
 	VirtualServices *webhook.Chain[*istionetworkingv1.VirtualService]
 	Gateways        *webhook.Chain[*istionetworkingv1.Gateway]
+	// The Gateway API (gateway.networking.k8s.io/v1).
+	APIGateways *webhook.Chain[*gatewayv1.Gateway]
+	HTTPRoutes  *webhook.Chain[*gatewayv1.HTTPRoute]
+	GRPCRoutes  *webhook.Chain[*gatewayv1.GRPCRoute]
+	TLSRoutes   *webhook.Chain[*gatewayv1.TLSRoute]
 }
 
 // Build makes the policy set; metrics may be nil.
@@ -64,6 +70,26 @@ func (c *Config) Build(metrics *webhook.Metrics) Set {
 			Modes:      c.ModeOf,
 			Metrics:    metrics,
 		},
+		APIGateways: &webhook.Chain[*gatewayv1.Gateway]{
+			Validators: []policies.Validator[*gatewayv1.Gateway]{gatewayHosts.APIGateways()},
+			Modes:      c.ModeOf,
+			Metrics:    metrics,
+		},
+		HTTPRoutes: &webhook.Chain[*gatewayv1.HTTPRoute]{
+			Validators: []policies.Validator[*gatewayv1.HTTPRoute]{gatewayHosts.HTTPRoutes()},
+			Modes:      c.ModeOf,
+			Metrics:    metrics,
+		},
+		GRPCRoutes: &webhook.Chain[*gatewayv1.GRPCRoute]{
+			Validators: []policies.Validator[*gatewayv1.GRPCRoute]{gatewayHosts.GRPCRoutes()},
+			Modes:      c.ModeOf,
+			Metrics:    metrics,
+		},
+		TLSRoutes: &webhook.Chain[*gatewayv1.TLSRoute]{
+			Validators: []policies.Validator[*gatewayv1.TLSRoute]{gatewayHosts.TLSRoutes()},
+			Modes:      c.ModeOf,
+			Metrics:    metrics,
+		},
 	}
 }
 
@@ -74,6 +100,10 @@ func (s Set) SetOverride(mode webhook.Mode) {
 	s.Kustomizations.Override = mode
 	s.VirtualServices.Override = mode
 	s.Gateways.Override = mode
+	s.APIGateways.Override = mode
+	s.HTTPRoutes.Override = mode
+	s.GRPCRoutes.Override = mode
+	s.TLSRoutes.Override = mode
 }
 
 // Endpoints are the server's admission handlers, one per policy at
@@ -94,6 +124,10 @@ func (s Set) Endpoints(dec admission.Decoder, ns webhook.NamespaceLabels) map[st
 	add(kustomizev1.GroupVersion.WithKind(kustomizev1.KustomizationKind), webhook.Endpoints(s.Kustomizations, func() *kustomizev1.Kustomization { return &kustomizev1.Kustomization{} }, dec, ns))
 	add(istionetworkingv1.SchemeGroupVersion.WithKind("VirtualService"), webhook.Endpoints(s.VirtualServices, func() *istionetworkingv1.VirtualService { return &istionetworkingv1.VirtualService{} }, dec, ns))
 	add(istionetworkingv1.SchemeGroupVersion.WithKind("Gateway"), webhook.Endpoints(s.Gateways, func() *istionetworkingv1.Gateway { return &istionetworkingv1.Gateway{} }, dec, ns))
+	add(gatewayv1.SchemeGroupVersion.WithKind("Gateway"), webhook.Endpoints(s.APIGateways, func() *gatewayv1.Gateway { return &gatewayv1.Gateway{} }, dec, ns))
+	add(gatewayv1.SchemeGroupVersion.WithKind("HTTPRoute"), webhook.Endpoints(s.HTTPRoutes, func() *gatewayv1.HTTPRoute { return &gatewayv1.HTTPRoute{} }, dec, ns))
+	add(gatewayv1.SchemeGroupVersion.WithKind("GRPCRoute"), webhook.Endpoints(s.GRPCRoutes, func() *gatewayv1.GRPCRoute { return &gatewayv1.GRPCRoute{} }, dec, ns))
+	add(gatewayv1.SchemeGroupVersion.WithKind("TLSRoute"), webhook.Endpoints(s.TLSRoutes, func() *gatewayv1.TLSRoute { return &gatewayv1.TLSRoute{} }, dec, ns))
 	out := map[string]admission.Handler{}
 	for path, kinds := range byPath {
 		out[path] = kinds.Handler()
@@ -109,6 +143,7 @@ func Scheme() (*runtime.Scheme, error) {
 		helmv2.AddToScheme,
 		kustomizev1.AddToScheme,
 		istionetworkingv1.AddToScheme,
+		gatewayv1.Install,
 	} {
 		if err := add(s); err != nil {
 			return nil, err

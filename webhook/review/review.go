@@ -24,6 +24,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/utils/ptr"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	kjson "sigs.k8s.io/json"
 
 	"github.com/flux-infra/platform-webhook/policies"
@@ -63,6 +64,8 @@ type Reviewer struct {
 	// default-revision selectors are assumed; with no Nodes, kubelets new
 	// enough for native sidecars (as Istio reads an empty node list).
 	Istio *policies.IstioCluster
+	// GatewayAPI are the Gateway API Gateways of --context and the inputs.
+	GatewayAPI *policies.GatewayAPIIndex
 }
 
 // NewReviewer builds a reviewer; mode, when set, overrides every policy that
@@ -71,8 +74,9 @@ func NewReviewer(cfg *config.Config, mode webhook.Mode, context []Document) *Rev
 	set := cfg.Build(nil)
 	set.SetOverride(mode)
 	r := &Reviewer{Set: set, Namespaces: map[string]map[string]string{}, Gateways: policies.NewGatewayIndex(),
-		Istio: policies.NewIstioCluster(false)}
+		GatewayAPI: policies.NewGatewayAPIIndex(), Istio: policies.NewIstioCluster(false)}
 	set.UseGateways(r.Gateways)
+	set.UseGatewayAPI(r.GatewayAPI)
 	set.UseIstio(r.Istio)
 	r.Learn(context)
 	return r
@@ -99,6 +103,12 @@ func (r *Reviewer) Learn(docs []Document) {
 			if decodeInto(o, vs) == nil {
 				vs.Namespace = namespaceOf(o)
 				r.Gateways.SetVirtualService(vs)
+			}
+		case gk == apiGatewayKind:
+			gw := &gatewayv1.Gateway{}
+			if decodeInto(o, gw) == nil {
+				gw.Namespace = namespaceOf(o)
+				r.GatewayAPI.SetGateway(gw)
 			}
 		case o.GetAPIVersion() == "admissionregistration.k8s.io/v1" && o.GetKind() == "MutatingWebhookConfiguration":
 			m := &admissionregistrationv1.MutatingWebhookConfiguration{}
@@ -158,6 +168,14 @@ func (r *Reviewer) Review(ctx context.Context, doc Document) (Entry, error) {
 		return validated(ctx, e, doc, req, r.Set.VirtualServices, &istionetworkingv1.VirtualService{})
 	case gk == gatewayKind:
 		return validated(ctx, e, doc, req, r.Set.Gateways, &istionetworkingv1.Gateway{})
+	case gk == apiGatewayKind:
+		return validated(ctx, e, doc, req, r.Set.APIGateways, &gatewayv1.Gateway{})
+	case gk == httpRouteKind:
+		return validated(ctx, e, doc, req, r.Set.HTTPRoutes, &gatewayv1.HTTPRoute{})
+	case gk == grpcRouteKind:
+		return validated(ctx, e, doc, req, r.Set.GRPCRoutes, &gatewayv1.GRPCRoute{})
+	case gk == tlsRouteKind:
+		return validated(ctx, e, doc, req, r.Set.TLSRoutes, &gatewayv1.TLSRoute{})
 	default:
 		return e, nil // no policy reads this kind
 	}
@@ -223,6 +241,10 @@ var (
 	kustomizationKind  = schema.GroupKind{Group: "kustomize.toolkit.fluxcd.io", Kind: "Kustomization"}
 	virtualServiceKind = schema.GroupKind{Group: "networking.istio.io", Kind: "VirtualService"}
 	gatewayKind        = schema.GroupKind{Group: "networking.istio.io", Kind: "Gateway"}
+	apiGatewayKind     = schema.GroupKind{Group: "gateway.networking.k8s.io", Kind: "Gateway"}
+	httpRouteKind      = schema.GroupKind{Group: "gateway.networking.k8s.io", Kind: "HTTPRoute"}
+	grpcRouteKind      = schema.GroupKind{Group: "gateway.networking.k8s.io", Kind: "GRPCRoute"}
+	tlsRouteKind       = schema.GroupKind{Group: "gateway.networking.k8s.io", Kind: "TLSRoute"}
 )
 
 // validated runs a chain's validators on the object decoded as T.

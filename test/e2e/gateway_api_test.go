@@ -1,0 +1,80 @@
+package e2e
+
+import (
+	"fmt"
+	"testing"
+)
+
+var sprintf = fmt.Sprintf
+
+const apiGatewayManifest = `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata:
+  name: public-api
+  namespace: %s
+spec:
+  gatewayClassName: istio
+  listeners:
+    - name: tenant-a
+      port: 443
+      protocol: HTTPS
+      hostname: "*.a.example.com"
+      tls:
+        certificateRefs: [{name: a-tls}]
+      allowedRoutes:
+        namespaces:
+          from: Selector
+          selector:
+            matchLabels: {kubernetes.io/metadata.name: e2e-gwapi-a}
+`
+
+func apiRoute(ns, name, host string) string {
+	return `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: ` + name + `
+  namespace: ` + ns + `
+spec:
+  parentRefs:
+    - name: public-api
+      namespace: istio-ingress
+  hostnames: ["` + host + `"]
+  rules:
+    - backendRefs: [{name: ` + name + `, port: 80}]
+`
+}
+
+// TestGatewayAPIHostnames: through the real apiserver with the Gateway API
+// CRDs from the module, an HTTPRoute may use only hostnames a listener of
+// its parent Gateway admits its namespace for; Gateways live in the
+// gateway namespaces. kubectl's output word for word.
+func TestGatewayAPIHostnames(t *testing.T) {
+	waitNamespaceGone(t, "istio-ingress")
+	namespace(t, "istio-ingress", nil)
+	namespace(t, "e2e-gwapi-a", nil)
+	namespace(t, "e2e-gwapi-b", nil)
+	out, errOut := kubectl(t, sprintf(apiGatewayManifest, "istio-ingress"), "apply", "-f", "-")
+	if out != "gateway.gateway.networking.k8s.io/public-api created\n" || errOut != "" {
+		t.Fatalf("kubectl apply: stdout %q stderr %q", out, errOut)
+	}
+	waitForWebhookGateways(t, apiRoute("e2e-gwapi-a", "probe", "probe.a.example.com"), "Gateway istio-ingress/public-api",
+		func(err error, _ string) bool { return err == nil })
+
+	if out, errOut := kubectl(t, apiRoute("e2e-gwapi-a", "shop", "shop.a.example.com"), "apply", "-f", "-"); out != "httproute.gateway.networking.k8s.io/shop created\n" || errOut != "" {
+		t.Errorf("tenant-a's own hostname: stdout %q stderr %q", out, errOut)
+	}
+
+	_, errOut, err := cluster.Kubectl(apiRoute("e2e-gwapi-b", "steal", "www.a.example.com"), "apply", "-f", "-")
+	want := `Error from server (Forbidden): error when creating "STDIN": admission webhook "gateway-hosts.flux-infra.io" denied the request: ` +
+		`[gateway-hosts] spec.hostnames[0]: hostname "www.a.example.com" is not usable by namespace "e2e-gwapi-b" on gateway "istio-ingress/public-api" (allowed for e2e-gwapi-b: none)` + "\n"
+	if err == nil || errOut != want {
+		t.Errorf("another tenant's hostname: err %v\nstderr: %s\nwant:   %s", err, errOut, want)
+	}
+
+	_, errOut, err = cluster.Kubectl(sprintf(apiGatewayManifest, "e2e-gwapi-b"), "apply", "-f", "-")
+	want = `Error from server (Forbidden): error when creating "STDIN": admission webhook "gateway-hosts.flux-infra.io" denied the request: ` +
+		`[gateway-hosts] metadata.namespace: a Gateway in namespace "e2e-gwapi-b" could take any hostname on the shared ingress (allowed: Gateways in "istio-ingress", whose listeners admit your namespace's routes)` + "\n"
+	if err == nil || errOut != want {
+		t.Errorf("a tenant Gateway: err %v\nstderr: %s\nwant:   %s", err, errOut, want)
+	}
+}
