@@ -19,8 +19,15 @@ import (
 // use, on each parent Gateway, only hostnames a listener of that parent
 // admitting its namespace and kind lets through.
 //
-// Not yet here (see the notes of the issue): ownership of hostnames on
-// listeners shared by several namespaces, ListenerSets, warnings when a
+// On a listener shared by several namespaces (All, or a Selector other than
+// one namespace's name), a hostname belongs to the namespace whose route
+// uses it already: another namespace's route with the same hostname on that
+// Gateway is denied, naming the owner's route (Gateway API would merge their
+// rules, so the second tenant could take paths of the first one's host). A
+// route without hostnames, or with a wildcard, would take hostnames others
+// may own there: denied on a shared listener.
+//
+// Not yet here (see the notes of the issue): ListenerSets, warnings when a
 // Gateway change takes hostnames from routes.
 
 // GatewayAPIIndex holds the cluster's Gateway API Gateways by
@@ -29,11 +36,89 @@ import (
 type GatewayAPIIndex struct {
 	mu       sync.RWMutex
 	gateways map[string]*gatewayv1.Gateway
+	// routes: "Kind/namespace/name" -> the hostname keys it uses; byHost:
+	// "gateway key|hostname" -> the routes using it, so that an ownership
+	// check costs the same with 10 or 10,000 routes.
+	routes map[string][]string
+	byHost map[string]map[string]bool
 }
 
 // NewGatewayAPIIndex returns an empty index.
 func NewGatewayAPIIndex() *GatewayAPIIndex {
-	return &GatewayAPIIndex{gateways: map[string]*gatewayv1.Gateway{}}
+	return &GatewayAPIIndex{gateways: map[string]*gatewayv1.Gateway{}, routes: map[string][]string{}, byHost: map[string]map[string]bool{}}
+}
+
+// SetRoute records (or replaces) the hostnames a route uses on the Gateways
+// it names as parents.
+func (x *GatewayAPIIndex) SetRoute(kind, namespace, name string, common gatewayv1.CommonRouteSpec, hostnames []gatewayv1.Hostname) {
+	namespace = namespaceOrDefault(namespace)
+	rkey := kind + "/" + namespace + "/" + name
+	var keys []string
+	for _, ref := range common.ParentRefs {
+		if !isGatewayRef(ref) {
+			continue
+		}
+		gw := namespace
+		if ref.Namespace != nil && *ref.Namespace != "" {
+			gw = string(*ref.Namespace)
+		}
+		for _, h := range hostnames {
+			k := gw + "/" + string(ref.Name) + "|" + strings.ToLower(string(h))
+			if !slices.Contains(keys, k) {
+				keys = append(keys, k)
+			}
+		}
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.forgetRoute(rkey)
+	x.routes[rkey] = keys
+	for _, k := range keys {
+		if x.byHost[k] == nil {
+			x.byHost[k] = map[string]bool{}
+		}
+		x.byHost[k][rkey] = true
+	}
+}
+
+// DeleteRoute forgets a route.
+func (x *GatewayAPIIndex) DeleteRoute(kind, namespace, name string) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.forgetRoute(kind + "/" + namespaceOrDefault(namespace) + "/" + name)
+}
+
+func (x *GatewayAPIIndex) forgetRoute(rkey string) {
+	for _, k := range x.routes[rkey] {
+		delete(x.byHost[k], rkey)
+		if len(x.byHost[k]) == 0 {
+			delete(x.byHost, k)
+		}
+	}
+	delete(x.routes, rkey)
+}
+
+// owner is the first route (by kind, namespace, name) of another namespace
+// than ns that uses hostname on the Gateway gwKey: "HTTPRoute tenant-a/shop".
+func (x *GatewayAPIIndex) owner(gwKey, hostname, ns string) string {
+	if x == nil {
+		return ""
+	}
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	var others []string
+	for rkey := range x.byHost[gwKey+"|"+strings.ToLower(hostname)] {
+		parts := strings.SplitN(rkey, "/", 3)
+		if parts[1] != ns {
+			others = append(others, rkey)
+		}
+	}
+	if len(others) == 0 {
+		return ""
+	}
+	slices.Sort(others)
+	parts := strings.SplitN(others[0], "/", 2)
+	return parts[0] + " " + parts[1]
 }
 
 // SetGateway records (or replaces) a Gateway.
@@ -154,14 +239,37 @@ func (v routeValidator[T]) Validate(req Request, route T) []Violation {
 			continue
 		}
 		allowed := allowedHostnames(admitting)
+		if len(hostnames) == 0 {
+			if l, ok := firstShared(admitting); ok {
+				violations = append(violations, Violationf(field,
+					"a route without hostnames on listener %q of gateway %q, shared by several namespaces, would take every hostname of it (list the hostnames it serves)", l.Name, key))
+			}
+		}
 		for j, h := range hostnames {
-			usable := slices.ContainsFunc(admitting, func(l gatewayv1.Listener) bool {
-				return l.Hostname == nil || hostnamesIntersect(string(*l.Hostname), string(h))
-			})
-			if !usable {
-				violations = append(violations, Violationf(fmt.Sprintf("spec.hostnames[%d]", j),
+			hfield := fmt.Sprintf("spec.hostnames[%d]", j)
+			var through []gatewayv1.Listener
+			for _, l := range admitting {
+				if l.Hostname == nil || hostnamesIntersect(string(*l.Hostname), string(h)) {
+					through = append(through, l)
+				}
+			}
+			if len(through) == 0 {
+				violations = append(violations, Violationf(hfield,
 					"hostname %q is not usable by namespace %q on gateway %q (allowed for %s: %s)",
 					h, ns, key, ns, quoteList(allowed, gatewayHostsListed, len(allowed))))
+				continue
+			}
+			l, shared := firstShared(through)
+			switch {
+			case !shared:
+			case strings.HasPrefix(string(h), "*."):
+				violations = append(violations, Violationf(hfield,
+					"wildcard hostname %q on listener %q of gateway %q, shared by several namespaces, would take hostnames other namespaces may own (use exact hostnames)", h, l.Name, key))
+			default:
+				if owner := req.GatewayAPI.owner(key, string(h), ns); owner != "" {
+					violations = append(violations, Violationf(hfield,
+						"hostname %q on gateway %q belongs to another namespace (%s uses it)", h, key, owner))
+				}
 			}
 		}
 	}
@@ -265,6 +373,26 @@ func admitsKind(l gatewayv1.Listener, kind string) bool {
 		return kind == "TLSRoute"
 	}
 	return false
+}
+
+// firstShared is the first listener that admits more than one namespace:
+// All, or a Selector that is not just one namespace's name label.
+func firstShared(listeners []gatewayv1.Listener) (gatewayv1.Listener, bool) {
+	for _, l := range listeners {
+		if l.AllowedRoutes == nil || l.AllowedRoutes.Namespaces == nil || l.AllowedRoutes.Namespaces.From == nil {
+			continue // Same
+		}
+		switch *l.AllowedRoutes.Namespaces.From {
+		case gatewayv1.NamespacesFromAll:
+			return l, true
+		case gatewayv1.NamespacesFromSelector:
+			sel := l.AllowedRoutes.Namespaces.Selector
+			if sel == nil || len(sel.MatchExpressions) > 0 || len(sel.MatchLabels) != 1 || sel.MatchLabels["kubernetes.io/metadata.name"] == "" {
+				return l, true
+			}
+		}
+	}
+	return gatewayv1.Listener{}, false
 }
 
 // allowedHostnames are the admitting listeners' hostnames, sorted ("*" for

@@ -96,6 +96,9 @@ func httpRoute(parents []gatewayv1.ParentReference, hostnames ...string) *gatewa
 func TestGatewayAPIRoutes(t *testing.T) {
 	idx := NewGatewayAPIIndex()
 	idx.SetGateway(apiGateway())
+	// tenant-c's route on the shared listener owns web.apps.example.com.
+	owner := httpRoute([]gatewayv1.ParentReference{parentRef("istio-ingress", "public", "", 0)}, "web.apps.example.com", "Web2.apps.example.com")
+	idx.SetRoute("HTTPRoute", "tenant-c", "web", owner.Spec.CommonRouteSpec, owner.Spec.Hostnames)
 	tenantLabels := map[string]string{"tenant": "true"}
 	p := NewGatewayHosts(GatewayHostsConfig{GatewayNamespaces: []string{"istio-ingress"}})
 	public := []gatewayv1.ParentReference{parentRef("istio-ingress", "public", "", 0)}
@@ -123,8 +126,17 @@ func TestGatewayAPIRoutes(t *testing.T) {
 		{"a sectionName that does not exist", "tenant-a", nil,
 			httpRoute([]gatewayv1.ParentReference{parentRef("istio-ingress", "public", "nope", 443)}, "shop.a.example.com"),
 			[]string{`spec.parentRefs[0]: gateway "istio-ingress/public" has no listener named "nope" on port 443`}},
-		{"a wildcard route hostname within the listener's", "tenant-a", nil, httpRoute(public, "*.shop.a.example.com"), nil},
-		{"no hostnames: fine where a listener admits the namespace", "tenant-a", nil, httpRoute(public), nil},
+		{"a wildcard route hostname within the listener's", "tenant-a", nil, httpRoute(https, "*.shop.a.example.com"), nil},
+		{"no hostnames: fine on a listener of the namespace alone", "tenant-a", nil, httpRoute(https), nil},
+		// Rule 3: ownership on shared listeners (All; a Selector on a label).
+		{"a wildcard on a shared listener", "tenant-a", nil, httpRoute(public, "*.shop.a.example.com"),
+			[]string{`spec.hostnames[0]: wildcard hostname "*.shop.a.example.com" on listener "all" of gateway "istio-ingress/public", shared by several namespaces, would take hostnames other namespaces may own (use exact hostnames)`}},
+		{"no hostnames on a shared listener", "tenant-a", nil, httpRoute(public),
+			[]string{`spec.parentRefs[0]: a route without hostnames on listener "all" of gateway "istio-ingress/public", shared by several namespaces, would take every hostname of it (list the hostnames it serves)`}},
+		{"a hostname another namespace's route uses", "tenant-b", tenantLabels, httpRoute(https, "web.apps.example.com"),
+			[]string{`spec.hostnames[0]: hostname "web.apps.example.com" on gateway "istio-ingress/public" belongs to another namespace (HTTPRoute tenant-c/web uses it)`}},
+		{"the owner's namespace may reuse it", "tenant-c", tenantLabels, httpRoute(https, "web.apps.example.com"), nil},
+		{"an unused hostname of the shared listener", "tenant-b", tenantLabels, httpRoute(https, "api.apps.example.com"), nil},
 		{"Same: only the gateway's own namespace", "istio-ingress", nil, httpRoute(public, "ops.example.com"), nil},
 		{"Same: not a tenant", "tenant-a", nil, httpRoute(https, "ops.example.com"),
 			[]string{`spec.hostnames[0]: hostname "ops.example.com" is not usable by namespace "tenant-a" on gateway "istio-ingress/public" (allowed for tenant-a: "*.a.example.com")`}},
@@ -147,6 +159,21 @@ func TestGatewayAPIRoutes(t *testing.T) {
 		})
 	}
 
+	t.Run("the index forgets replaced and deleted routes", func(t *testing.T) {
+		if got := idx.owner("istio-ingress/public", "WEB2.apps.example.com", "tenant-b"); got != "HTTPRoute tenant-c/web" {
+			t.Errorf("owner %q (hostnames are case-insensitive)", got)
+		}
+		r := httpRoute([]gatewayv1.ParentReference{parentRef("istio-ingress", "public", "", 0)}, "web.apps.example.com")
+		idx.SetRoute("HTTPRoute", "tenant-c", "web", r.Spec.CommonRouteSpec, r.Spec.Hostnames)
+		if got := idx.owner("istio-ingress/public", "web2.apps.example.com", "tenant-b"); got != "" {
+			t.Errorf("a replaced route still owns web2: %q", got)
+		}
+		idx.DeleteRoute("HTTPRoute", "tenant-c", "web")
+		if got := idx.owner("istio-ingress/public", "web.apps.example.com", "tenant-b"); got != "" {
+			t.Errorf("a deleted route still owns web: %q", got)
+		}
+		idx.SetRoute("HTTPRoute", "tenant-c", "web", owner.Spec.CommonRouteSpec, owner.Spec.Hostnames)
+	})
 	t.Run("GRPCRoute: not on the HTTPRoute-only listener", func(t *testing.T) {
 		r := &gatewayv1.GRPCRoute{}
 		r.Spec.ParentRefs = []gatewayv1.ParentReference{parentRef("istio-ingress", "public", "all", 0)}

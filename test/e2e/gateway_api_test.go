@@ -26,6 +26,15 @@ spec:
           from: Selector
           selector:
             matchLabels: {kubernetes.io/metadata.name: e2e-gwapi-a}
+    - name: shared
+      port: 443
+      protocol: HTTPS
+      hostname: "*.apps.example.com"
+      tls:
+        certificateRefs: [{name: apps-tls}]
+      allowedRoutes:
+        namespaces:
+          from: All
 `
 
 func apiRoute(ns, name, host string) string {
@@ -66,9 +75,23 @@ func TestGatewayAPIHostnames(t *testing.T) {
 
 	_, errOut, err := cluster.Kubectl(apiRoute("e2e-gwapi-b", "steal", "www.a.example.com"), "apply", "-f", "-")
 	want := `Error from server (Forbidden): error when creating "STDIN": admission webhook "gateway-hosts.flux-infra.io" denied the request: ` +
-		`[gateway-hosts] spec.hostnames[0]: hostname "www.a.example.com" is not usable by namespace "e2e-gwapi-b" on gateway "istio-ingress/public-api" (allowed for e2e-gwapi-b: none)` + "\n"
+		`[gateway-hosts] spec.hostnames[0]: hostname "www.a.example.com" is not usable by namespace "e2e-gwapi-b" on gateway "istio-ingress/public-api" (allowed for e2e-gwapi-b: "*.apps.example.com")` + "\n"
 	if err == nil || errOut != want {
 		t.Errorf("another tenant's hostname: err %v\nstderr: %s\nwant:   %s", err, errOut, want)
+	}
+
+	// Ownership on the shared listener: tenant-a's route takes a hostname
+	// first; tenant-b's route with the same hostname is denied, naming it.
+	if out, errOut := kubectl(t, apiRoute("e2e-gwapi-a", "web", "web.apps.example.com"), "apply", "-f", "-"); out != "httproute.gateway.networking.k8s.io/web created\n" || errOut != "" {
+		t.Errorf("the first route on web.apps.example.com: stdout %q stderr %q", out, errOut)
+	}
+	want = `Error from server (Forbidden): error when creating "STDIN": admission webhook "gateway-hosts.flux-infra.io" denied the request: ` +
+		`[gateway-hosts] spec.hostnames[0]: hostname "web.apps.example.com" on gateway "istio-ingress/public-api" belongs to another namespace (HTTPRoute e2e-gwapi-a/web uses it)` + "\n"
+	// The webhook sees tenant-a's route through its informer a moment later.
+	waitForWebhookGateways(t, apiRoute("e2e-gwapi-b", "web", "web.apps.example.com"), "HTTPRoute e2e-gwapi-a/web",
+		func(err error, stderr string) bool { return err != nil && stderr == want })
+	if out, errOut := kubectl(t, apiRoute("e2e-gwapi-b", "api", "api.apps.example.com"), "apply", "-f", "-"); out != "httproute.gateway.networking.k8s.io/api created\n" || errOut != "" {
+		t.Errorf("an unused hostname of the shared listener: stdout %q stderr %q", out, errOut)
 	}
 
 	_, errOut, err = cluster.Kubectl(sprintf(apiGatewayManifest, "e2e-gwapi-b"), "apply", "-f", "-")

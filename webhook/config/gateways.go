@@ -57,22 +57,62 @@ func (s Set) UseGatewayAPI(idx *policies.GatewayAPIIndex) {
 	s.TLSRoutes.Lookups = lookup
 }
 
-// GatewayAPIWatch keeps idx up to date from an informer on Gateway API
-// Gateways. Without the Gateway API's CRDs in the cluster there is nothing
-// to watch (and no route to review): the watch is synced at once. Installed
-// later, they are seen after a restart.
+// GatewayAPIWatch keeps idx up to date from informers on Gateway API
+// Gateways, HTTPRoutes, GRPCRoutes and TLSRoutes (the routes for hostname
+// ownership on shared listeners). A kind whose CRD the cluster lacks has
+// nothing to watch (and no object to review): it counts as synced.
+// Installed later, it is seen after a restart.
 func GatewayAPIWatch(idx *policies.GatewayAPIIndex) webhook.Watch {
 	return func(ctx context.Context, c cache.Cache) (func() bool, error) {
-		inf, err := watch(ctx, c, &gatewayv1.Gateway{},
+		var synced []func() bool
+		add := func(reg toolscache.ResourceEventHandlerRegistration, err error, what string) error {
+			if meta.IsNoMatchError(err) {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("gateway.networking.k8s.io %s informer: %w", what, err)
+			}
+			synced = append(synced, reg.HasSynced)
+			return nil
+		}
+		reg, err := watch(ctx, c, &gatewayv1.Gateway{},
 			func(gw *gatewayv1.Gateway) { idx.SetGateway(gw) },
 			func(gw *gatewayv1.Gateway) { idx.DeleteGateway(gw.Namespace, gw.Name) })
-		if meta.IsNoMatchError(err) {
-			return func() bool { return true }, nil
+		if err := add(reg, err, "gateway"); err != nil {
+			return nil, err
 		}
-		if err != nil {
-			return nil, fmt.Errorf("gateway.networking.k8s.io gateway informer: %w", err)
+		reg, err = watch(ctx, c, &gatewayv1.HTTPRoute{},
+			func(r *gatewayv1.HTTPRoute) {
+				idx.SetRoute("HTTPRoute", r.Namespace, r.Name, r.Spec.CommonRouteSpec, r.Spec.Hostnames)
+			},
+			func(r *gatewayv1.HTTPRoute) { idx.DeleteRoute("HTTPRoute", r.Namespace, r.Name) })
+		if err := add(reg, err, "httproute"); err != nil {
+			return nil, err
 		}
-		return inf.HasSynced, nil
+		reg, err = watch(ctx, c, &gatewayv1.GRPCRoute{},
+			func(r *gatewayv1.GRPCRoute) {
+				idx.SetRoute("GRPCRoute", r.Namespace, r.Name, r.Spec.CommonRouteSpec, r.Spec.Hostnames)
+			},
+			func(r *gatewayv1.GRPCRoute) { idx.DeleteRoute("GRPCRoute", r.Namespace, r.Name) })
+		if err := add(reg, err, "grpcroute"); err != nil {
+			return nil, err
+		}
+		reg, err = watch(ctx, c, &gatewayv1.TLSRoute{},
+			func(r *gatewayv1.TLSRoute) {
+				idx.SetRoute("TLSRoute", r.Namespace, r.Name, r.Spec.CommonRouteSpec, r.Spec.Hostnames)
+			},
+			func(r *gatewayv1.TLSRoute) { idx.DeleteRoute("TLSRoute", r.Namespace, r.Name) })
+		if err := add(reg, err, "tlsroute"); err != nil {
+			return nil, err
+		}
+		return func() bool {
+			for _, s := range synced {
+				if !s() {
+					return false
+				}
+			}
+			return true
+		}, nil
 	}
 }
 

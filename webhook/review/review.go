@@ -110,6 +110,12 @@ func (r *Reviewer) Learn(docs []Document) {
 				gw.Namespace = namespaceOf(o)
 				r.GatewayAPI.SetGateway(gw)
 			}
+		case gk == httpRouteKind || gk == grpcRouteKind || gk == tlsRouteKind:
+			// The three share parentRefs and hostnames at the same paths.
+			route := &gatewayv1.HTTPRoute{}
+			if decodeInto(o, route) == nil {
+				r.GatewayAPI.SetRoute(gk.Kind, namespaceOf(o), o.GetName(), route.Spec.CommonRouteSpec, route.Spec.Hostnames)
+			}
 		case o.GetAPIVersion() == "admissionregistration.k8s.io/v1" && o.GetKind() == "MutatingWebhookConfiguration":
 			m := &admissionregistrationv1.MutatingWebhookConfiguration{}
 			if decodeInto(o, m) == nil {
