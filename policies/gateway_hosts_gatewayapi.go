@@ -27,8 +27,14 @@ import (
 // route without hostnames, or with a wildcard, would take hostnames others
 // may own there: denied on a shared listener.
 //
-// Not yet here (see the notes of the issue): ListenerSets, warnings when a
-// Gateway change takes hostnames from routes.
+// A ListenerSet attached to a Gateway adds listeners to it: each listener's
+// hostname must be covered by one the Gateway's listeners grant the
+// ListenerSet's namespace, and not be one another namespace's route or
+// ListenerSet uses there; a listener without hostname (any) only in the
+// gateway namespaces.
+//
+// Not yet here (see the notes of the issue): warnings when a Gateway change
+// takes hostnames from routes.
 
 // GatewayAPIIndex holds the cluster's Gateway API Gateways by
 // "namespace/name": the server's informer keeps it, review fills it from
@@ -276,6 +282,113 @@ func (v routeValidator[T]) Validate(req Request, route T) []Violation {
 	return violations
 }
 
+// ListenerSets is the policy as a ListenerSet validator.
+func (p *GatewayHostsPolicy) ListenerSets() Validator[*gatewayv1.ListenerSet] {
+	return gatewayHostsListenerSets{p}
+}
+
+type gatewayHostsListenerSets struct{ p *GatewayHostsPolicy }
+
+func (gatewayHostsListenerSets) Name() string { return GatewayHosts }
+
+func (v gatewayHostsListenerSets) Validate(req Request, ls *gatewayv1.ListenerSet) []Violation {
+	if ls == nil {
+		return nil
+	}
+	ns := req.Namespace
+	ref := ls.Spec.ParentRef
+	if !isGatewayRef(gatewayv1.ParentReference{Group: ref.Group, Kind: ref.Kind, Name: ref.Name}) {
+		return nil
+	}
+	parentNS := ns
+	if ref.Namespace != nil && *ref.Namespace != "" {
+		parentNS = string(*ref.Namespace)
+	}
+	key := parentNS + "/" + string(ref.Name)
+	gw := req.GatewayAPI.get(key)
+	switch {
+	case !v.p.gatewayNamespaces[parentNS]:
+		return []Violation{Violationf("spec.parentRef", "gateway %q is not in a gateway namespace (allowed: Gateways in %s)", key, v.p.gatewayNamespacesList)}
+	case gw == nil:
+		return []Violation{Violationf("spec.parentRef", "gateway %q does not exist", key)}
+	}
+	var granted []gatewayv1.Listener
+	for _, l := range gw.Spec.Listeners {
+		if admitsNamespace(l, gw.Namespace, ns, req.NamespaceLabels) {
+			granted = append(granted, l)
+		}
+	}
+	allowed := allowedHostnames(granted)
+	var violations []Violation
+	for i, l := range ls.Spec.Listeners {
+		field := fmt.Sprintf("spec.listeners[%d].hostname", i)
+		if l.Hostname == nil || *l.Hostname == "" {
+			if !v.p.gatewayNamespaces[ns] {
+				violations = append(violations, Violationf(field,
+					"listener %q has no hostname, so it would take every hostname of gateway %q (allowed for %s: %s)",
+					l.Name, key, ns, quoteList(allowed, gatewayHostsListed, len(allowed))))
+			}
+			continue
+		}
+		h := string(*l.Hostname)
+		var covering []gatewayv1.Listener
+		for _, g := range granted {
+			if g.Hostname == nil || hostnameCovers(string(*g.Hostname), h) {
+				covering = append(covering, g)
+			}
+		}
+		if len(covering) == 0 {
+			violations = append(violations, Violationf(field,
+				"hostname %q is not usable by namespace %q on gateway %q (allowed for %s: %s)",
+				h, ns, key, ns, quoteList(allowed, gatewayHostsListed, len(allowed))))
+			continue
+		}
+		// A wildcard is the namespace's only where a listener of its own
+		// grants it; granted only by shared listeners it takes what others
+		// may own.
+		if strings.HasPrefix(h, "*.") {
+			if g, ok := firstShared(covering); ok && len(sharedOnly(covering)) == len(covering) {
+				violations = append(violations, Violationf(field,
+					"wildcard hostname %q is granted only by listener %q of gateway %q, shared by several namespaces: it would take hostnames other namespaces may own (use exact hostnames)", h, g.Name, key))
+			}
+			continue
+		}
+		if owner := req.GatewayAPI.owner(key, h, ns); owner != "" {
+			violations = append(violations, Violationf(field,
+				"hostname %q on gateway %q belongs to another namespace (%s uses it)", h, key, owner))
+		}
+	}
+	return violations
+}
+
+// ListenerSetRoutes is how the index records a ListenerSet's hostnames (as
+// a route on its parent Gateway), so that they are owned as routes' are.
+func ListenerSetRoutes(ls *gatewayv1.ListenerSet) (gatewayv1.CommonRouteSpec, []gatewayv1.Hostname) {
+	ref := ls.Spec.ParentRef
+	common := gatewayv1.CommonRouteSpec{ParentRefs: []gatewayv1.ParentReference{{Group: ref.Group, Kind: ref.Kind, Namespace: ref.Namespace, Name: ref.Name}}}
+	var hostnames []gatewayv1.Hostname
+	for _, l := range ls.Spec.Listeners {
+		if l.Hostname != nil && *l.Hostname != "" {
+			hostnames = append(hostnames, *l.Hostname)
+		}
+	}
+	return common, hostnames
+}
+
+// hostnameCovers says whether every hostname b matches is one a matches: a
+// listener hostname granting b ("*.a.example.com" covers "x.a.example.com"
+// and "*.x.a.example.com", not "*.example.com").
+func hostnameCovers(a, b string) bool {
+	aw, bw := strings.HasPrefix(a, "*."), strings.HasPrefix(b, "*.")
+	switch {
+	case !aw:
+		return !bw && strings.EqualFold(a, b)
+	case !bw:
+		return hasLabelSuffix(b, a[1:])
+	}
+	return strings.EqualFold(a, b) || hasLabelSuffix(b[1:], a[1:])
+}
+
 // isGatewayRef says whether a parentRef names a Gateway (the defaults:
 // group gateway.networking.k8s.io, kind Gateway).
 func isGatewayRef(ref gatewayv1.ParentReference) bool {
@@ -393,6 +506,17 @@ func firstShared(listeners []gatewayv1.Listener) (gatewayv1.Listener, bool) {
 		}
 	}
 	return gatewayv1.Listener{}, false
+}
+
+// sharedOnly is the listeners that admit more than one namespace.
+func sharedOnly(listeners []gatewayv1.Listener) []gatewayv1.Listener {
+	var out []gatewayv1.Listener
+	for _, l := range listeners {
+		if _, ok := firstShared([]gatewayv1.Listener{l}); ok {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // allowedHostnames are the admitting listeners' hostnames, sorted ("*" for

@@ -2,6 +2,7 @@ package policies
 
 import (
 	"reflect"
+	"slices"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -214,4 +215,75 @@ func TestGatewayAPIRoutes(t *testing.T) {
 			t.Errorf("the ops Gateway: %v", got)
 		}
 	})
+}
+
+// TestGatewayAPIListenerSets: rule 4, ListenerSets attached to the ops
+// Gateway, with exact messages.
+func TestGatewayAPIListenerSets(t *testing.T) {
+	idx := NewGatewayAPIIndex()
+	idx.SetGateway(apiGateway())
+	owner := httpRoute([]gatewayv1.ParentReference{parentRef("istio-ingress", "public", "", 0)}, "web.apps.example.com")
+	idx.SetRoute("HTTPRoute", "tenant-c", "web", owner.Spec.CommonRouteSpec, owner.Spec.Hostnames)
+	p := NewGatewayHosts(GatewayHostsConfig{GatewayNamespaces: []string{"istio-ingress"}})
+	ls := func(hosts ...string) *gatewayv1.ListenerSet {
+		l := &gatewayv1.ListenerSet{}
+		l.Spec.ParentRef = gatewayv1.ParentGatewayReference{Name: "public", Namespace: ptr.To(gatewayv1.Namespace("istio-ingress"))}
+		for i, h := range hosts {
+			e := gatewayv1.ListenerEntry{Name: gatewayv1.SectionName("l" + string(rune('0'+i))), Port: 443, Protocol: gatewayv1.HTTPSProtocolType}
+			if h != "" {
+				e.Hostname = ptr.To(gatewayv1.Hostname(h))
+			}
+			l.Spec.Listeners = append(l.Spec.Listeners, e)
+		}
+		return l
+	}
+	for _, tc := range []struct {
+		name string
+		ns   string
+		set  *gatewayv1.ListenerSet
+		want []string
+	}{
+		{"tenant-a's custom domain under its listener", "tenant-a", ls("shop.a.example.com", "*.eu.a.example.com"), nil},
+		{"a wildcard granted only by the shared All listener", "tenant-a", ls("*.example.com"),
+			[]string{`spec.listeners[0].hostname: wildcard hostname "*.example.com" is granted only by listener "all" of gateway "istio-ingress/public", shared by several namespaces: it would take hostnames other namespaces may own (use exact hostnames)`}},
+		{"wider than granted (tenant-b: the TLS listener and the shared ones)", "tenant-b", ls("*.c.example.org"),
+			[]string{`spec.listeners[0].hostname: wildcard hostname "*.c.example.org" is granted only by listener "all" of gateway "istio-ingress/public", shared by several namespaces: it would take hostnames other namespaces may own (use exact hostnames)`}},
+		{"another tenant's hostname (through the All listener it is granted, but owned)", "tenant-a", ls("web.apps.example.com"),
+			[]string{`spec.listeners[0].hostname: hostname "web.apps.example.com" on gateway "istio-ingress/public" belongs to another namespace (HTTPRoute tenant-c/web uses it)`}},
+		{"no hostname outside the gateway namespaces", "tenant-a", ls(""),
+			[]string{`spec.listeners[0].hostname: listener "l0" has no hostname, so it would take every hostname of gateway "istio-ingress/public" (allowed for tenant-a: "*", "*.a.example.com")`}},
+		{"no hostname in a gateway namespace", "istio-ingress", ls(""), nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			for _, v := range p.ListenerSets().Validate(Request{Namespace: tc.ns, GatewayAPI: idx}, tc.set) {
+				got = append(got, v.String())
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("Validate\n got %q\nwant %q", got, tc.want)
+			}
+		})
+	}
+	// On a Gateway without the All listener, what is not granted is refused.
+	strict := apiGateway()
+	strict.Name = "strict"
+	strict.Spec.Listeners = slices.DeleteFunc(strict.Spec.Listeners, func(l gatewayv1.Listener) bool { return l.Name == "all" })
+	idx.SetGateway(strict)
+	wide := ls("*.example.com")
+	wide.Spec.ParentRef.Name = "strict"
+	want0 := `spec.listeners[0].hostname: hostname "*.example.com" is not usable by namespace "tenant-a" on gateway "istio-ingress/strict" (allowed for tenant-a: "*.a.example.com")`
+	if got := p.ListenerSets().Validate(Request{Namespace: "tenant-a", GatewayAPI: idx}, wide); len(got) != 1 || got[0].String() != want0 {
+		t.Errorf("got %v, want %s", got, want0)
+	}
+
+	// A ListenerSet's hostnames are owned like a route's.
+	mine := ls("mine.apps.example.com")
+	common, hosts := ListenerSetRoutes(mine)
+	idx.SetRoute("ListenerSet", "tenant-a", "mine", common, hosts)
+	got := p.HTTPRoutes().Validate(Request{Namespace: "tenant-b", NamespaceLabels: map[string]string{"tenant": "true"}, GatewayAPI: idx},
+		httpRoute([]gatewayv1.ParentReference{parentRef("istio-ingress", "public", "", 443)}, "mine.apps.example.com"))
+	want := `spec.hostnames[0]: hostname "mine.apps.example.com" on gateway "istio-ingress/public" belongs to another namespace (ListenerSet tenant-a/mine uses it)`
+	if len(got) != 1 || got[0].String() != want {
+		t.Errorf("got %v, want %s", got, want)
+	}
 }

@@ -94,6 +94,35 @@ func TestGatewayAPIHostnames(t *testing.T) {
 		t.Errorf("an unused hostname of the shared listener: stdout %q stderr %q", out, errOut)
 	}
 
+	// ListenerSets: a tenant's own custom domain under its grant is admitted;
+	// another namespace's hostname is refused.
+	listenerSet := func(ns, name, host string) string {
+		return `apiVersion: gateway.networking.k8s.io/v1
+kind: ListenerSet
+metadata:
+  name: ` + name + `
+  namespace: ` + ns + `
+spec:
+  parentRef: {name: public-api, namespace: istio-ingress}
+  listeners:
+    - name: custom
+      port: 443
+      protocol: HTTPS
+      hostname: "` + host + `"
+      tls:
+        certificateRefs: [{name: custom-tls}]
+`
+	}
+	if out, errOut := kubectl(t, listenerSet("e2e-gwapi-a", "custom", "shop.eu.a.example.com"), "apply", "-f", "-"); out != "listenerset.gateway.networking.k8s.io/custom created\n" || errOut != "" {
+		t.Errorf("tenant-a's ListenerSet: stdout %q stderr %q", out, errOut)
+	}
+	_, errOut, err = cluster.Kubectl(listenerSet("e2e-gwapi-b", "custom", "web.apps.example.com"), "apply", "-f", "-")
+	want = `Error from server (Forbidden): error when creating "STDIN": admission webhook "gateway-hosts.flux-infra.io" denied the request: ` +
+		`[gateway-hosts] spec.listeners[0].hostname: hostname "web.apps.example.com" on gateway "istio-ingress/public-api" belongs to another namespace (HTTPRoute e2e-gwapi-a/web uses it)` + "\n"
+	if err == nil || errOut != want {
+		t.Errorf("tenant-b's ListenerSet on tenant-a's hostname: err %v\nstderr: %s\nwant:   %s", err, errOut, want)
+	}
+
 	_, errOut, err = cluster.Kubectl(sprintf(apiGatewayManifest, "e2e-gwapi-b"), "apply", "-f", "-")
 	want = `Error from server (Forbidden): error when creating "STDIN": admission webhook "gateway-hosts.flux-infra.io" denied the request: ` +
 		`[gateway-hosts] metadata.namespace: a Gateway in namespace "e2e-gwapi-b" could take any hostname on the shared ingress (allowed: Gateways in "istio-ingress", whose listeners admit your namespace's routes)` + "\n"

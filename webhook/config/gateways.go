@@ -55,6 +55,7 @@ func (s Set) UseGatewayAPI(idx *policies.GatewayAPIIndex) {
 	s.HTTPRoutes.Lookups = lookup
 	s.GRPCRoutes.Lookups = lookup
 	s.TLSRoutes.Lookups = lookup
+	s.ListenerSets.Lookups = lookup
 }
 
 // GatewayAPIWatch keeps idx up to date from informers on Gateway API
@@ -103,6 +104,15 @@ func GatewayAPIWatch(idx *policies.GatewayAPIIndex) webhook.Watch {
 			},
 			func(r *gatewayv1.TLSRoute) { idx.DeleteRoute("TLSRoute", r.Namespace, r.Name) })
 		if err := add(reg, err, "tlsroute"); err != nil {
+			return nil, err
+		}
+		reg, err = watch(ctx, c, &gatewayv1.ListenerSet{},
+			func(ls *gatewayv1.ListenerSet) {
+				common, hostnames := policies.ListenerSetRoutes(ls)
+				idx.SetRoute("ListenerSet", ls.Namespace, ls.Name, common, hostnames)
+			},
+			func(ls *gatewayv1.ListenerSet) { idx.DeleteRoute("ListenerSet", ls.Namespace, ls.Name) })
+		if err := add(reg, err, "listenerset"); err != nil {
 			return nil, err
 		}
 		return func() bool {

@@ -24,10 +24,11 @@ type Set struct {
 	VirtualServices *webhook.Chain[*istionetworkingv1.VirtualService]
 	Gateways        *webhook.Chain[*istionetworkingv1.Gateway]
 	// The Gateway API (gateway.networking.k8s.io/v1).
-	APIGateways *webhook.Chain[*gatewayv1.Gateway]
-	HTTPRoutes  *webhook.Chain[*gatewayv1.HTTPRoute]
-	GRPCRoutes  *webhook.Chain[*gatewayv1.GRPCRoute]
-	TLSRoutes   *webhook.Chain[*gatewayv1.TLSRoute]
+	APIGateways  *webhook.Chain[*gatewayv1.Gateway]
+	HTTPRoutes   *webhook.Chain[*gatewayv1.HTTPRoute]
+	GRPCRoutes   *webhook.Chain[*gatewayv1.GRPCRoute]
+	TLSRoutes    *webhook.Chain[*gatewayv1.TLSRoute]
+	ListenerSets *webhook.Chain[*gatewayv1.ListenerSet]
 }
 
 // Build makes the policy set; metrics may be nil.
@@ -90,6 +91,11 @@ func (c *Config) Build(metrics *webhook.Metrics) Set {
 			Modes:      c.ModeOf,
 			Metrics:    metrics,
 		},
+		ListenerSets: &webhook.Chain[*gatewayv1.ListenerSet]{
+			Validators: []policies.Validator[*gatewayv1.ListenerSet]{gatewayHosts.ListenerSets()},
+			Modes:      c.ModeOf,
+			Metrics:    metrics,
+		},
 	}
 }
 
@@ -104,6 +110,7 @@ func (s Set) SetOverride(mode webhook.Mode) {
 	s.HTTPRoutes.Override = mode
 	s.GRPCRoutes.Override = mode
 	s.TLSRoutes.Override = mode
+	s.ListenerSets.Override = mode
 }
 
 // Endpoints are the server's admission handlers, one per policy at
@@ -128,6 +135,7 @@ func (s Set) Endpoints(dec admission.Decoder, ns webhook.NamespaceLabels) map[st
 	add(gatewayv1.SchemeGroupVersion.WithKind("HTTPRoute"), webhook.Endpoints(s.HTTPRoutes, func() *gatewayv1.HTTPRoute { return &gatewayv1.HTTPRoute{} }, dec, ns))
 	add(gatewayv1.SchemeGroupVersion.WithKind("GRPCRoute"), webhook.Endpoints(s.GRPCRoutes, func() *gatewayv1.GRPCRoute { return &gatewayv1.GRPCRoute{} }, dec, ns))
 	add(gatewayv1.SchemeGroupVersion.WithKind("TLSRoute"), webhook.Endpoints(s.TLSRoutes, func() *gatewayv1.TLSRoute { return &gatewayv1.TLSRoute{} }, dec, ns))
+	add(gatewayv1.SchemeGroupVersion.WithKind("ListenerSet"), webhook.Endpoints(s.ListenerSets, func() *gatewayv1.ListenerSet { return &gatewayv1.ListenerSet{} }, dec, ns))
 	out := map[string]admission.Handler{}
 	for path, kinds := range byPath {
 		out[path] = kinds.Handler()

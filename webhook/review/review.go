@@ -110,6 +110,12 @@ func (r *Reviewer) Learn(docs []Document) {
 				gw.Namespace = namespaceOf(o)
 				r.GatewayAPI.SetGateway(gw)
 			}
+		case gk == listenerSetKind:
+			ls := &gatewayv1.ListenerSet{}
+			if decodeInto(o, ls) == nil {
+				common, hostnames := policies.ListenerSetRoutes(ls)
+				r.GatewayAPI.SetRoute(gk.Kind, namespaceOf(o), o.GetName(), common, hostnames)
+			}
 		case gk == httpRouteKind || gk == grpcRouteKind || gk == tlsRouteKind:
 			// The three share parentRefs and hostnames at the same paths.
 			route := &gatewayv1.HTTPRoute{}
@@ -182,6 +188,8 @@ func (r *Reviewer) Review(ctx context.Context, doc Document) (Entry, error) {
 		return validated(ctx, e, doc, req, r.Set.GRPCRoutes, &gatewayv1.GRPCRoute{})
 	case gk == tlsRouteKind:
 		return validated(ctx, e, doc, req, r.Set.TLSRoutes, &gatewayv1.TLSRoute{})
+	case gk == listenerSetKind:
+		return validated(ctx, e, doc, req, r.Set.ListenerSets, &gatewayv1.ListenerSet{})
 	default:
 		return e, nil // no policy reads this kind
 	}
@@ -251,6 +259,7 @@ var (
 	httpRouteKind      = schema.GroupKind{Group: "gateway.networking.k8s.io", Kind: "HTTPRoute"}
 	grpcRouteKind      = schema.GroupKind{Group: "gateway.networking.k8s.io", Kind: "GRPCRoute"}
 	tlsRouteKind       = schema.GroupKind{Group: "gateway.networking.k8s.io", Kind: "TLSRoute"}
+	listenerSetKind    = schema.GroupKind{Group: "gateway.networking.k8s.io", Kind: "ListenerSet"}
 )
 
 // validated runs a chain's validators on the object decoded as T.
