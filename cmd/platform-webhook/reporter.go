@@ -36,6 +36,11 @@ var watched = []metav1.TypeMeta{
 	{APIVersion: "kustomize.toolkit.fluxcd.io/v1", Kind: "Kustomization"},
 	{APIVersion: "networking.istio.io/v1", Kind: "VirtualService"},
 	{APIVersion: "networking.istio.io/v1", Kind: "Gateway"},
+	{APIVersion: "gateway.networking.k8s.io/v1", Kind: "Gateway"},
+	{APIVersion: "gateway.networking.k8s.io/v1", Kind: "HTTPRoute"},
+	{APIVersion: "gateway.networking.k8s.io/v1", Kind: "GRPCRoute"},
+	{APIVersion: "gateway.networking.k8s.io/v1", Kind: "TLSRoute"},
+	{APIVersion: "gateway.networking.k8s.io/v1", Kind: "ListenerSet"},
 }
 
 // reporter keeps report's findings in the cluster as OpenReports, with
@@ -104,7 +109,9 @@ func reporter(args []string) error {
 		// A namespaced object changes its namespace's Report; a Namespace
 		// (its mode and injection labels) or a Gateway (the hosts it grants
 		// to any namespace) may change any.
-		whole := tm.Kind == "Namespace" || tm.Kind == "Gateway"
+		// A route or ListenerSet may own a hostname another namespace's
+		// route uses: any namespace's findings may change.
+		whole := tm.Kind != "Pod" && tm.Kind != "HelmRelease" && tm.Kind != "Kustomization" && tm.Kind != "VirtualService"
 		note := func(o any) {
 			if tomb, ok := o.(toolscache.DeletedFinalStateUnknown); ok {
 				o = tomb.Obj

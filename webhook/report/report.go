@@ -74,6 +74,12 @@ var (
 	virtualServiceGVK = schema.GroupVersionKind{Group: "networking.istio.io", Version: "v1", Kind: "VirtualService"}
 	helmReleaseGVK    = schema.GroupVersionKind{Group: "helm.toolkit.fluxcd.io", Version: "v2", Kind: "HelmRelease"}
 	kustomizationGVK  = schema.GroupVersionKind{Group: "kustomize.toolkit.fluxcd.io", Version: "v1", Kind: "Kustomization"}
+	// The Gateway API.
+	apiGatewayGVK  = schema.GroupVersionKind{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "Gateway"}
+	httpRouteGVK   = schema.GroupVersionKind{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "HTTPRoute"}
+	grpcRouteGVK   = schema.GroupVersionKind{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "GRPCRoute"}
+	tlsRouteGVK    = schema.GroupVersionKind{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "TLSRoute"}
+	listenerSetGVK = schema.GroupVersionKind{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "ListenerSet"}
 )
 
 // Run reads the cluster through c and returns the findings, sorted by
@@ -85,11 +91,13 @@ func Run(ctx context.Context, c client.Reader, cfg *config.Config, opts Options)
 	l := lister{c: c, pageSize: opts.PageSize}
 
 	// Context first: every namespace's labels, Gateways and VirtualServices
-	// (gateway-hosts), Nodes and webhook configurations (job-proxy).
+	// and the Gateway API's Gateways, routes and ListenerSets (gateway-hosts),
+	// Nodes and webhook configurations (job-proxy).
 	var lookups []review.Document
 	var namespaces []string
 	nsLabels := map[string]map[string]string{}
-	for _, gvk := range []schema.GroupVersionKind{namespaceGVK, gatewayGVK, virtualServiceGVK, nodeGVK, mwcGVK} {
+	for _, gvk := range []schema.GroupVersionKind{namespaceGVK, gatewayGVK, virtualServiceGVK, apiGatewayGVK,
+		httpRouteGVK, grpcRouteGVK, tlsRouteGVK, listenerSetGVK, nodeGVK, mwcGVK} {
 		objs, err := l.list(ctx, gvk, "")
 		if err != nil {
 			return nil, nil, err
@@ -131,7 +139,8 @@ func Run(ctx context.Context, c client.Reader, cfg *config.Config, opts Options)
 }
 
 // inNamespace reviews the pods (grouped by workload), HelmReleases,
-// Kustomizations, VirtualServices and Gateways of one namespace.
+// Kustomizations, VirtualServices and Gateways, and the Gateway API's
+// Gateways, routes and ListenerSets of one namespace.
 func inNamespace(ctx context.Context, l lister, r *review.Reviewer, cfg *config.Config, mode webhook.Mode, ns string, labels map[string]string) ([]Finding, error) {
 	owners, err := l.owners(ctx, ns)
 	if err != nil {
@@ -161,7 +170,8 @@ func inNamespace(ctx context.Context, l lister, r *review.Reviewer, cfg *config.
 		return string(webhook.Effective(configured, labels))
 	}
 
-	for _, gvk := range []schema.GroupVersionKind{podGVK, helmReleaseGVK, kustomizationGVK, virtualServiceGVK, gatewayGVK} {
+	for _, gvk := range []schema.GroupVersionKind{podGVK, helmReleaseGVK, kustomizationGVK, virtualServiceGVK, gatewayGVK,
+		apiGatewayGVK, httpRouteGVK, grpcRouteGVK, tlsRouteGVK, listenerSetGVK} {
 		objs, err := l.list(ctx, gvk, ns)
 		if err != nil {
 			return nil, err
