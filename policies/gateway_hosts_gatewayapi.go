@@ -33,8 +33,8 @@ import (
 // ListenerSet uses there; a listener without hostname (any) only in the
 // gateway namespaces.
 //
-// Not yet here (see the notes of the issue): warnings when a Gateway change
-// takes hostnames from routes.
+// A change to a Gateway that takes hostnames from routes using them is
+// admitted with a warning naming those routes.
 
 // GatewayAPIIndex holds the cluster's Gateway API Gateways by
 // "namespace/name": the server's informer keeps it, review fills it from
@@ -47,11 +47,39 @@ type GatewayAPIIndex struct {
 	// check costs the same with 10 or 10,000 routes.
 	routes map[string][]string
 	byHost map[string]map[string]bool
+	// details of each route, the routes per Gateway, and the namespaces'
+	// labels: what a Gateway change is checked against (Warn).
+	details   map[string]apiRoute
+	byGateway map[string]map[string]bool
+	nsLabels  map[string]map[string]string
+}
+
+// apiRoute is what the index keeps of a route for Gateway changes.
+type apiRoute struct {
+	kind, namespace, name string
+	parents               []gatewayv1.ParentReference
+	hostnames             []string
+}
+
+// SetNamespaceLabels records a namespace's labels (for listeners'
+// Selectors, when a Gateway changes).
+func (x *GatewayAPIIndex) SetNamespaceLabels(ns string, l map[string]string) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.nsLabels[ns] = l
+}
+
+// DeleteNamespace forgets a namespace's labels.
+func (x *GatewayAPIIndex) DeleteNamespace(ns string) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	delete(x.nsLabels, ns)
 }
 
 // NewGatewayAPIIndex returns an empty index.
 func NewGatewayAPIIndex() *GatewayAPIIndex {
-	return &GatewayAPIIndex{gateways: map[string]*gatewayv1.Gateway{}, routes: map[string][]string{}, byHost: map[string]map[string]bool{}}
+	return &GatewayAPIIndex{gateways: map[string]*gatewayv1.Gateway{}, routes: map[string][]string{}, byHost: map[string]map[string]bool{},
+		details: map[string]apiRoute{}, byGateway: map[string]map[string]bool{}, nsLabels: map[string]map[string]string{}}
 }
 
 // SetRoute records (or replaces) the hostnames a route uses on the Gateways
@@ -59,15 +87,21 @@ func NewGatewayAPIIndex() *GatewayAPIIndex {
 func (x *GatewayAPIIndex) SetRoute(kind, namespace, name string, common gatewayv1.CommonRouteSpec, hostnames []gatewayv1.Hostname) {
 	namespace = namespaceOrDefault(namespace)
 	rkey := kind + "/" + namespace + "/" + name
-	var keys []string
+	var keys, gateways []string
+	d := apiRoute{kind: kind, namespace: namespace, name: name}
+	for _, h := range hostnames {
+		d.hostnames = append(d.hostnames, string(h))
+	}
 	for _, ref := range common.ParentRefs {
 		if !isGatewayRef(ref) {
 			continue
 		}
+		d.parents = append(d.parents, ref)
 		gw := namespace
 		if ref.Namespace != nil && *ref.Namespace != "" {
 			gw = string(*ref.Namespace)
 		}
+		gateways = append(gateways, gw+"/"+string(ref.Name))
 		for _, h := range hostnames {
 			k := gw + "/" + string(ref.Name) + "|" + strings.ToLower(string(h))
 			if !slices.Contains(keys, k) {
@@ -84,6 +118,13 @@ func (x *GatewayAPIIndex) SetRoute(kind, namespace, name string, common gatewayv
 			x.byHost[k] = map[string]bool{}
 		}
 		x.byHost[k][rkey] = true
+	}
+	x.details[rkey] = d
+	for _, g := range gateways {
+		if x.byGateway[g] == nil {
+			x.byGateway[g] = map[string]bool{}
+		}
+		x.byGateway[g][rkey] = true
 	}
 }
 
@@ -102,6 +143,38 @@ func (x *GatewayAPIIndex) forgetRoute(rkey string) {
 		}
 	}
 	delete(x.routes, rkey)
+	for g, set := range x.byGateway {
+		if set[rkey] {
+			delete(set, rkey)
+			if len(set) == 0 {
+				delete(x.byGateway, g)
+			}
+		}
+	}
+	delete(x.details, rkey)
+}
+
+// attached is the routes (and ListenerSets) naming the Gateway gwKey as a
+// parent, sorted, with their namespaces' labels.
+func (x *GatewayAPIIndex) attached(gwKey string) ([]apiRoute, map[string]map[string]string) {
+	if x == nil {
+		return nil, nil
+	}
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	keys := make([]string, 0, len(x.byGateway[gwKey]))
+	for k := range x.byGateway[gwKey] {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	out := make([]apiRoute, 0, len(keys))
+	labels := map[string]map[string]string{}
+	for _, k := range keys {
+		d := x.details[k]
+		out = append(out, d)
+		labels[d.namespace] = x.nsLabels[d.namespace]
+	}
+	return out, labels
 }
 
 // owner is the first route (by kind, namespace, name) of another namespace
@@ -174,6 +247,80 @@ func (v gatewayHostsAPIGateways) Validate(req Request, gw *gatewayv1.Gateway) []
 	return []Violation{Violationf("metadata.namespace",
 		"a Gateway in namespace %q could take any hostname on the shared ingress (allowed: Gateways in %s, whose listeners admit your namespace's routes)",
 		ns, v.p.gatewayNamespacesList)}
+}
+
+// Warn names the existing routes a Gateway change takes hostnames from:
+// hostnames usable through the Gateway as known (the informer cache, or
+// --context) and not through the changed one.
+func (v gatewayHostsAPIGateways) Warn(req Request, gw *gatewayv1.Gateway) []string {
+	if gw == nil {
+		return nil
+	}
+	ns := req.Namespace
+	if ns == "" {
+		ns = namespaceOrDefault(gw.Namespace)
+	}
+	name := gw.Name
+	if name == "" {
+		name = req.Name
+	}
+	key := ns + "/" + name
+	before := req.GatewayAPI.get(key)
+	if before == nil {
+		return nil
+	}
+	after := gw.DeepCopy()
+	after.Namespace = ns
+	routes, nsLabels := req.GatewayAPI.attached(key)
+	var warnings []string
+	more := 0
+	for _, r := range routes {
+		if r.kind == "ListenerSet" {
+			continue // a ListenerSet's own listeners carry its hostnames
+		}
+		var lost []string
+		for _, ref := range r.parents {
+			parentNS := r.namespace
+			if ref.Namespace != nil && *ref.Namespace != "" {
+				parentNS = string(*ref.Namespace)
+			}
+			if parentNS+"/"+string(ref.Name) != key {
+				continue
+			}
+			for _, h := range r.hostnames {
+				if usableThrough(before, ref, r.kind, r.namespace, nsLabels[r.namespace], h) &&
+					!usableThrough(after, ref, r.kind, r.namespace, nsLabels[r.namespace], h) && !slices.Contains(lost, h) {
+					lost = append(lost, h)
+				}
+			}
+		}
+		if len(lost) == 0 {
+			continue
+		}
+		if len(warnings) == gatewayHostsWarned {
+			more++
+			continue
+		}
+		warnings = append(warnings, fmt.Sprintf("this change takes %s from %s %q (no longer usable by %s)",
+			quoteList(lost, 3, len(lost)), r.kind, r.namespace+"/"+r.name, r.namespace))
+	}
+	if more > 0 {
+		warnings = append(warnings, fmt.Sprintf("this change takes hostnames from %d more routes", more))
+	}
+	return warnings
+}
+
+// usableThrough says whether hostname h of a route of kind in ns can go
+// through a listener of gw that parentRef ref selects and that admits it.
+func usableThrough(gw *gatewayv1.Gateway, ref gatewayv1.ParentReference, kind, ns string, nsLabels map[string]string, h string) bool {
+	listeners, _ := selectListeners(gw, ref)
+	for _, l := range listeners {
+		if admitsNamespace(l, gw.Namespace, ns, nsLabels) && admitsKind(l, kind) &&
+			(l.Hostname == nil || hostnamesIntersect(string(*l.Hostname), h)) {
+			return true
+		}
+	}
+	return false
 }
 
 // HTTPRoutes, GRPCRoutes and TLSRoutes are the policy as route validators.

@@ -287,3 +287,39 @@ func TestGatewayAPIListenerSets(t *testing.T) {
 		t.Errorf("got %v, want %s", got, want)
 	}
 }
+
+// TestGatewayAPIGatewayChange: rule 5, a Gateway change that takes
+// hostnames from routes is admitted with a warning naming them.
+func TestGatewayAPIGatewayChange(t *testing.T) {
+	idx := NewGatewayAPIIndex()
+	idx.SetGateway(apiGateway())
+	idx.SetNamespaceLabels("tenant-b", map[string]string{"tenant": "true"})
+	https := []gatewayv1.ParentReference{parentRef("istio-ingress", "public", "", 443)}
+	for _, r := range []struct{ ns, name, host string }{
+		{"tenant-a", "shop", "shop.a.example.com"},
+		{"tenant-b", "api", "api.apps.example.com"},
+		{"tenant-a", "other", "x.example.org"}, // never usable on 443: nothing to lose
+	} {
+		route := httpRoute(https, r.host)
+		idx.SetRoute("HTTPRoute", r.ns, r.name, route.Spec.CommonRouteSpec, route.Spec.Hostnames)
+	}
+	p := NewGatewayHosts(GatewayHostsConfig{GatewayNamespaces: []string{"istio-ingress"}})
+	w, ok := p.APIGateways().(Warner[*gatewayv1.Gateway])
+	if !ok {
+		t.Fatal("the Gateway API Gateway validator does not warn")
+	}
+	changed := apiGateway()
+	changed.Spec.Listeners[0].Hostname = ptr.To(gatewayv1.Hostname("*.a2.example.com"))                         // tenant-a's
+	changed.Spec.Listeners[1].AllowedRoutes.Namespaces.Selector.MatchLabels = map[string]string{"tier": "gold"} // the shared one
+	got := w.Warn(Request{Operation: "UPDATE", Namespace: "istio-ingress", Name: "public", GatewayAPI: idx}, changed)
+	want := []string{
+		`this change takes "shop.a.example.com" from HTTPRoute "tenant-a/shop" (no longer usable by tenant-a)`,
+		`this change takes "api.apps.example.com" from HTTPRoute "tenant-b/api" (no longer usable by tenant-b)`,
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Warn\n got %q\nwant %q", got, want)
+	}
+	if got := w.Warn(Request{Namespace: "istio-ingress", Name: "public", GatewayAPI: idx}, apiGateway()); got != nil {
+		t.Errorf("an unchanged Gateway warns %q", got)
+	}
+}

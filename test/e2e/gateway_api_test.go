@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -121,6 +122,17 @@ spec:
 		`[gateway-hosts] spec.listeners[0].hostname: hostname "web.apps.example.com" on gateway "istio-ingress/public-api" belongs to another namespace (HTTPRoute e2e-gwapi-a/web uses it)` + "\n"
 	if err == nil || errOut != want {
 		t.Errorf("tenant-b's ListenerSet on tenant-a's hostname: err %v\nstderr: %s\nwant:   %s", err, errOut, want)
+	}
+
+	// The ops team drops the shared listener: admitted, with a warning
+	// naming the routes that lose their hostnames.
+	onlyA := apiGatewayManifest[:strings.Index(apiGatewayManifest, "    - name: shared")]
+	out, errOut = kubectl(t, sprintf(onlyA, "istio-ingress"), "apply", "-f", "-")
+	wantWarn := `Warning: [gateway-hosts] this change takes "web.apps.example.com" from HTTPRoute "e2e-gwapi-a/web" (no longer usable by e2e-gwapi-a)
+Warning: [gateway-hosts] this change takes "api.apps.example.com" from HTTPRoute "e2e-gwapi-b/api" (no longer usable by e2e-gwapi-b)
+`
+	if out != "gateway.gateway.networking.k8s.io/public-api configured\n" || errOut != wantWarn {
+		t.Errorf("dropping the shared listener: stdout %q\nstderr:\n%s\nwant:\n%s", out, errOut, wantWarn)
 	}
 
 	_, errOut, err = cluster.Kubectl(sprintf(apiGatewayManifest, "e2e-gwapi-b"), "apply", "-f", "-")

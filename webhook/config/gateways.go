@@ -6,6 +6,7 @@ import (
 
 	istionetworkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -104,6 +105,14 @@ func GatewayAPIWatch(idx *policies.GatewayAPIIndex) webhook.Watch {
 			},
 			func(r *gatewayv1.TLSRoute) { idx.DeleteRoute("TLSRoute", r.Namespace, r.Name) })
 		if err := add(reg, err, "tlsroute"); err != nil {
+			return nil, err
+		}
+		// Namespaces' labels, for listeners' Selectors when a Gateway changes
+		// (the same metadata informer the namespace look-up reads).
+		reg, err = watch(ctx, c, &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"}},
+			func(n *metav1.PartialObjectMetadata) { idx.SetNamespaceLabels(n.Name, n.Labels) },
+			func(n *metav1.PartialObjectMetadata) { idx.DeleteNamespace(n.Name) })
+		if err := add(reg, err, "namespace"); err != nil {
 			return nil, err
 		}
 		reg, err = watch(ctx, c, &gatewayv1.ListenerSet{},

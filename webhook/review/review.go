@@ -92,6 +92,7 @@ func (r *Reviewer) Learn(docs []Document) {
 		switch gk := o.GroupVersionKind().GroupKind(); {
 		case o.GetAPIVersion() == "v1" && o.GetKind() == "Namespace":
 			r.Namespaces[o.GetName()] = o.GetLabels()
+			r.GatewayAPI.SetNamespaceLabels(o.GetName(), o.GetLabels())
 		case gk == gatewayKind:
 			gw := &istionetworkingv1.Gateway{}
 			if decodeInto(o, gw) == nil {
