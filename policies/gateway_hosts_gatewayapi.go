@@ -97,13 +97,10 @@ func (x *GatewayAPIIndex) SetRoute(kind, namespace, name string, common gatewayv
 			continue
 		}
 		d.parents = append(d.parents, ref)
-		gw := namespace
-		if ref.Namespace != nil && *ref.Namespace != "" {
-			gw = string(*ref.Namespace)
-		}
-		gateways = append(gateways, gw+"/"+string(ref.Name))
+		_, gw := parentKey(namespace, ref)
+		gateways = append(gateways, gw)
 		for _, h := range hostnames {
-			k := gw + "/" + string(ref.Name) + "|" + strings.ToLower(string(h))
+			k := gw + "|" + strings.ToLower(string(h))
 			if !slices.Contains(keys, k) {
 				keys = append(keys, k)
 			}
@@ -280,11 +277,7 @@ func (v gatewayHostsAPIGateways) Warn(req Request, gw *gatewayv1.Gateway) []stri
 		}
 		var lost []string
 		for _, ref := range r.parents {
-			parentNS := r.namespace
-			if ref.Namespace != nil && *ref.Namespace != "" {
-				parentNS = string(*ref.Namespace)
-			}
-			if parentNS+"/"+string(ref.Name) != key {
+			if _, k := parentKey(r.namespace, ref); k != key {
 				continue
 			}
 			for _, h := range r.hostnames {
@@ -362,11 +355,7 @@ func (v routeValidator[T]) Validate(req Request, route T) []Violation {
 			continue // a Service (GAMMA, the mesh) or another kind: not an ingress
 		}
 		field := fmt.Sprintf("spec.parentRefs[%d]", i)
-		parentNS := ns
-		if ref.Namespace != nil && *ref.Namespace != "" {
-			parentNS = string(*ref.Namespace)
-		}
-		key := parentNS + "/" + string(ref.Name)
+		parentNS, key := parentKey(ns, ref)
 		gw := req.GatewayAPI.get(key)
 		switch {
 		case !v.p.gatewayNamespaces[parentNS]:
@@ -378,7 +367,12 @@ func (v routeValidator[T]) Validate(req Request, route T) []Violation {
 		}
 		listeners, why := selectListeners(gw, ref)
 		if why != "" {
-			violations = append(violations, Violationf(field, "gateway %q has no listener %s", key, why))
+			var names []string
+			for _, l := range gw.Spec.Listeners {
+				names = append(names, fmt.Sprintf("%s on %d", l.Name, l.Port))
+			}
+			violations = append(violations, Violationf(field, "gateway %q has no listener %s (listeners: %s)",
+				key, why, quoteList(names, gatewayHostsListed, len(names))))
 			continue
 		}
 		var admitting []gatewayv1.Listener
@@ -388,7 +382,8 @@ func (v routeValidator[T]) Validate(req Request, route T) []Violation {
 			}
 		}
 		if len(admitting) == 0 && len(hostnames) == 0 {
-			violations = append(violations, Violationf(field, "no listener of gateway %q admits %ss from namespace %q", key, v.kind, ns))
+			violations = append(violations, Violationf(field,
+				"no listener of gateway %q admits %ss from namespace %q (its allowedRoutes must name the namespace: ask the platform team)", key, v.kind, ns))
 			continue
 		}
 		allowed := allowedHostnames(admitting)
@@ -447,11 +442,7 @@ func (v gatewayHostsListenerSets) Validate(req Request, ls *gatewayv1.ListenerSe
 	if !isGatewayRef(gatewayv1.ParentReference{Group: ref.Group, Kind: ref.Kind, Name: ref.Name}) {
 		return nil
 	}
-	parentNS := ns
-	if ref.Namespace != nil && *ref.Namespace != "" {
-		parentNS = string(*ref.Namespace)
-	}
-	key := parentNS + "/" + string(ref.Name)
+	parentNS, key := parentKey(ns, gatewayv1.ParentReference{Namespace: ref.Namespace, Name: ref.Name})
 	gw := req.GatewayAPI.get(key)
 	switch {
 	case !v.p.gatewayNamespaces[parentNS]:
@@ -534,6 +525,16 @@ func hostnameCovers(a, b string) bool {
 		return hasLabelSuffix(b, a[1:])
 	}
 	return strings.EqualFold(a, b) || hasLabelSuffix(b[1:], a[1:])
+}
+
+// parentKey is the namespace and "namespace/name" of the Gateway a parentRef
+// names; its namespace defaults to the referring object's (ns).
+func parentKey(ns string, ref gatewayv1.ParentReference) (namespace, key string) {
+	namespace = ns
+	if ref.Namespace != nil && *ref.Namespace != "" {
+		namespace = string(*ref.Namespace)
+	}
+	return namespace, namespace + "/" + string(ref.Name)
 }
 
 // isGatewayRef says whether a parentRef names a Gateway (the defaults:

@@ -126,7 +126,7 @@ func TestGatewayAPIRoutes(t *testing.T) {
 			httpRoute([]gatewayv1.ParentReference{parentRef("istio-ingress", "public", "", 8080)}, "anything.example.org"), nil},
 		{"a sectionName that does not exist", "tenant-a", nil,
 			httpRoute([]gatewayv1.ParentReference{parentRef("istio-ingress", "public", "nope", 443)}, "shop.a.example.com"),
-			[]string{`spec.parentRefs[0]: gateway "istio-ingress/public" has no listener named "nope" on port 443`}},
+			[]string{`spec.parentRefs[0]: gateway "istio-ingress/public" has no listener named "nope" on port 443 (listeners: "a-https on 443", "shared on 443", "all on 8080", "same on 443", "tls on 8443")`}},
 		{"a wildcard route hostname within the listener's", "tenant-a", nil, httpRoute(https, "*.shop.a.example.com"), nil},
 		{"no hostnames: fine on a listener of the namespace alone", "tenant-a", nil, httpRoute(https), nil},
 		// Rule 3: ownership on shared listeners (All; a Selector on a label).
@@ -186,7 +186,7 @@ func TestGatewayAPIRoutes(t *testing.T) {
 		}
 		r.Spec.Hostnames = nil // without hostnames: said of the parent
 		got = p.GRPCRoutes().Validate(Request{Namespace: "tenant-c", GatewayAPI: idx}, r)
-		want = `spec.parentRefs[0]: no listener of gateway "istio-ingress/public" admits GRPCRoutes from namespace "tenant-c"`
+		want = `spec.parentRefs[0]: no listener of gateway "istio-ingress/public" admits GRPCRoutes from namespace "tenant-c" (its allowedRoutes must name the namespace: ask the platform team)`
 		if len(got) != 1 || got[0].String() != want {
 			t.Errorf("got %v, want %s", got, want)
 		}
