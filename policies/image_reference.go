@@ -15,26 +15,29 @@ import (
 // (github.com/distribution/reference, the library containerd and Docker use):
 // "nginx" is "docker.io/library/nginx:latest", "index.docker.io/x" is
 // "docker.io/x" (the library itself canonicalizes the legacy Docker Index
-// host), a digest is kept, and a tag with a digest keeps both. The mirrored
-// image is then
+// host), a digest is kept, and a tag with a digest keeps both. When its
+// upstream host, or the upstream it is an alias of, has a pull-through cache
+// rule (ImageConfig.Prefixes), the mirrored image is
 //
-//	<registry>/<prefix-or-upstream-host>/<path>[:tag][@digest]
+//	<registry>/<rule prefix>/<path>[:tag][@digest]
 //
-// where the prefix is ImageConfig.Prefixes[host] (an ECR pull-through cache
-// rule's repository prefix, such as "docker-hub" for docker.io) or, without
-// an entry, the upstream host itself.
+// which is the repository ECR creates on the first pull through that rule.
+// An upstream without a rule is left as it is (unlistedRegistries deny, for
+// image-registry to refuse, or direct), or, with hostPrefix, gets the host
+// itself as prefix (the behaviour before rules were configured).
 //
-// Hosts with a port: ECR repository names may not contain ':', so
-// "localhost:5000" becomes the repository prefix "localhost_5000". DNS host
-// names can never contain '_', so the encoded form cannot collide with the
-// prefix of a real host. IPv6 hosts ("[::1]:5000") cannot be encoded and are
-// not mirrored.
+// Hosts with a port (hostPrefix only): ECR repository names may not contain
+// ':', so "localhost:5000" becomes the repository prefix "localhost_5000". DNS
+// host names can never contain '_', so the encoded form cannot collide with
+// the prefix of a real host. IPv6 hosts ("[::1]:5000") cannot be encoded and
+// are not mirrored.
 
 // MirrorImage returns the image of the mirror that replaces image, and
 // whether it differs from image. Images already in the mirror, Istio's "auto"
-// placeholder and images of an excluded registry are returned as they are,
-// with changed false. An image that is not a valid reference returns an error
-// (meant for logs, not for users).
+// placeholder, images of an excluded registry and images of an upstream
+// without a rule (unless unlistedRegistries is hostPrefix) are returned as
+// they are, with changed false. An image that is not a valid reference
+// returns an error (meant for logs, not for users).
 func MirrorImage(image string, cfg ImageConfig) (mirrored string, changed bool, err error) {
 	if image == IstioAutoImage {
 		return image, false, nil
@@ -47,22 +50,59 @@ func MirrorImage(image string, cfg ImageConfig) (mirrored string, changed bool, 
 	if cfg.imageLeftAlone(host) {
 		return image, false, nil
 	}
-
-	prefix, ok := cfg.Prefixes[host]
+	prefix, ok := mirrorPrefix(host, cfg)
 	if !ok {
-		if strings.HasPrefix(host, "[") {
+		if cfg.unlisted() == UnlistedHostPrefix && strings.HasPrefix(host, "[") {
 			return "", false, fmt.Errorf("image %q: an IPv6 registry host cannot be mirrored", image)
 		}
-		// See the port encoding above: "localhost:5000" -> "localhost_5000".
-		prefix = strings.ReplaceAll(host, ":", "_")
+		return image, false, nil
 	}
+	mirrored, err = mirrorReference(named, prefix, upstreamPath(named, host, cfg), cfg.Registry)
+	if err != nil {
+		return "", false, fmt.Errorf("image %q: %w", image, err)
+	}
+	return mirrored, true, nil
+}
 
+// mirrorPrefix returns the repository prefix of host's images in the mirror
+// ("" for a ROOT rule), and false when they are not rewritten.
+func mirrorPrefix(host string, cfg ImageConfig) (string, bool) {
+	if prefix, _, ok := cfg.rulePrefix(host); ok {
+		return prefix, true
+	}
+	if cfg.unlisted() != UnlistedHostPrefix || strings.HasPrefix(host, "[") {
+		return "", false
+	}
+	// See the port encoding above: "localhost:5000" -> "localhost_5000".
+	return strings.ReplaceAll(host, ":", "_"), true
+}
+
+// upstreamPath is the repository path of named on its upstream. An alias of
+// Docker Hub (mirror.gcr.io) names official images without "library/"; the
+// Docker Hub rule serves them only with it (the ECR user guide: "for Docker
+// Hub official images, the /library prefix must be included"), as the
+// runtime's normalization of docker.io adds it.
+func upstreamPath(named reference.Named, host string, cfg ImageConfig) string {
+	path := reference.Path(named)
+	if host != dockerHubHost && cfg.Aliases[host] == dockerHubHost && !strings.Contains(path, "/") {
+		return "library/" + path
+	}
+	return path
+}
+
+// dockerHubHost is Docker Hub as image references normalize it.
+const dockerHubHost = "docker.io"
+
+// mirrorReference is <registry>/<prefix>/<path>[:tag][@digest] for named.
+func mirrorReference(named reference.Named, prefix, path, registry string) (string, error) {
 	var b strings.Builder
-	b.WriteString(cfg.Registry)
+	b.WriteString(registry)
 	b.WriteString("/")
-	b.WriteString(prefix)
-	b.WriteString("/")
-	b.WriteString(reference.Path(named))
+	if prefix != "" {
+		b.WriteString(prefix)
+		b.WriteString("/")
+	}
+	b.WriteString(path)
 	if tagged, ok := named.(reference.Tagged); ok {
 		b.WriteString(":")
 		b.WriteString(tagged.Tag())
@@ -71,19 +111,19 @@ func MirrorImage(image string, cfg ImageConfig) (mirrored string, changed bool, 
 		b.WriteString("@")
 		b.WriteString(digested.Digest().String())
 	}
-	mirrored = b.String()
+	mirrored := b.String()
 
 	// The result must itself be a valid, canonical reference in the mirror:
 	// ParseNamed refuses anything the runtime would read differently (a
 	// registry without a dot would be taken for a Docker Hub namespace, say).
 	ref, err := reference.ParseNamed(mirrored)
 	if err != nil {
-		return "", false, fmt.Errorf("image %q: mirrored image %q is not a valid reference: %w", image, mirrored, err)
+		return "", fmt.Errorf("mirrored image %q is not a valid reference: %w", mirrored, err)
 	}
-	if !strings.EqualFold(reference.Domain(ref), cfg.Registry) {
-		return "", false, fmt.Errorf("image %q: mirrored image %q is not in registry %q", image, mirrored, cfg.Registry)
+	if !strings.EqualFold(reference.Domain(ref), registry) {
+		return "", fmt.Errorf("mirrored image %q is not in registry %q", mirrored, registry)
 	}
-	return mirrored, true, nil
+	return mirrored, nil
 }
 
 // parseImage parses image as the container runtime does and adds the

@@ -11,13 +11,15 @@ const imageTestRegistry = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
 // pulled from as it is.
 const imageTestExcludedRegistry = "602401143452.dkr.ecr.us-west-2.amazonaws.com"
 
-// imageTestConfig is the mirror without prefixes: upstream hosts are the
-// repository prefixes.
+// imageTestConfig is the mirror without prefixes, with unlistedRegistries
+// hostPrefix (the behaviour before rules were configured): upstream hosts are
+// the repository prefixes.
 func imageTestConfig() ImageConfig {
 	return ImageConfig{
-		Registry:          imageTestRegistry,
-		ExcludeNamespaces: []string{"kube-system"},
-		ExcludeRegistries: []string{imageTestExcludedRegistry},
+		Registry:           imageTestRegistry,
+		UnlistedRegistries: UnlistedHostPrefix,
+		ExcludeNamespaces:  []string{"kube-system"},
+		ExcludeRegistries:  []string{imageTestExcludedRegistry},
 	}
 }
 

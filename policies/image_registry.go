@@ -25,8 +25,16 @@ import (
 // reported, never denied, so a second kubectl debug works on such a pod.
 type ImageRegistryPolicy struct {
 	cfg ImageConfig
-	// allowed is the "(allowed: ...)" part of every message, computed once.
+	// allowed is the "(allowed: ...)" part of "not in the mirror", computed once.
 	allowed string
+	// noRule is what a "no pull-through cache rule" denial allows and advises.
+	noRule string
+	// prefixes lists the mirror's prefixes, for a denial of an image in the
+	// mirror outside them.
+	prefixes string
+	// rules and served are the repository prefixes (ending in '/') the mirror
+	// serves through a rule, and through a rule or a push.
+	rules, served []string
 }
 
 var _ Validator[*corev1.Pod] = (*ImageRegistryPolicy)(nil)
@@ -39,10 +47,58 @@ func NewImageRegistry(cfg ImageConfig) *ImageRegistryPolicy {
 	for _, r := range slices.Compact(excluded) {
 		under = append(under, fmt.Sprintf("%q", r+"/"))
 	}
+	rules, pushed := cfg.mirrorPrefixes()
 	return &ImageRegistryPolicy{
-		cfg:     cfg,
-		allowed: "allowed: images under " + strings.Join(under, ", "),
+		cfg:      cfg,
+		allowed:  "allowed: images under " + strings.Join(under, ", "),
+		noRule:   noRuleAdvice(cfg, pushed),
+		prefixes: prefixList(rules, pushed),
+		rules:    rules,
+		served:   slices.Concat(rules, pushed),
 	}
+}
+
+// noRuleAdvice is the parenthesis of a "no pull-through cache rule" denial:
+// the upstreams that have one and what to do.
+func noRuleAdvice(cfg ImageConfig, pushed []string) string {
+	var b strings.Builder
+	if hosts := cfg.ruledHosts(); len(hosts) > 0 {
+		b.WriteString("rules exist for " + quoteAll(hosts))
+	} else {
+		b.WriteString("the mirror has no pull-through cache rules")
+	}
+	b.WriteString("; ")
+	if len(pushed) > 0 {
+		under := make([]string, len(pushed))
+		for i, p := range pushed {
+			under[i] = cfg.Registry + "/" + p
+		}
+		b.WriteString("push the image under " + quoteAll(under) + ", or ")
+	}
+	b.WriteString("ask the platform team for a rule or an excludeRegistries entry")
+	return b.String()
+}
+
+// prefixList is the parenthesis of a denial of an image in the mirror outside
+// its prefixes: the ones that exist.
+func prefixList(rules, pushed []string) string {
+	s := "rule prefixes: none"
+	if len(rules) > 0 {
+		s = "rule prefixes: " + quoteAll(rules)
+	}
+	if len(pushed) > 0 {
+		s += "; pushed: " + quoteAll(pushed)
+	}
+	return s
+}
+
+// quoteAll quotes each of list and joins them with ", ".
+func quoteAll(list []string) string {
+	quoted := make([]string, len(list))
+	for i, s := range list {
+		quoted[i] = fmt.Sprintf("%q", s)
+	}
+	return strings.Join(quoted, ", ")
 }
 
 // Name returns "image-registry".
@@ -63,15 +119,7 @@ func (p *ImageRegistryPolicy) Validate(req Request, pod *corev1.Pod) []Violation
 			violations = append(violations, v)
 		}
 	}
-	for i, c := range pod.Spec.InitContainers {
-		check(fmt.Sprintf("spec.initContainers[%d].image", i), c.Name, c.Image)
-	}
-	for i, c := range pod.Spec.Containers {
-		check(fmt.Sprintf("spec.containers[%d].image", i), c.Name, c.Image)
-	}
-	for i, c := range pod.Spec.EphemeralContainers {
-		check(fmt.Sprintf("spec.ephemeralContainers[%d].image", i), c.Name, c.Image)
-	}
+	eachContainer(pod, check)
 	return violations
 }
 
@@ -83,10 +131,138 @@ func (p *ImageRegistryPolicy) checkImage(field, name, image string) (Violation, 
 	if err != nil {
 		return Violationf(field, "container %q uses %q which is not a valid image reference (%s)", name, image, referenceProblem(image, err)), true
 	}
-	if p.cfg.imageLeftAlone(imageHost(named)) {
+	host := imageHost(named)
+	switch {
+	case p.cfg.imageInMirror(host):
+		return p.checkMirrored(field, name, image, named)
+	case p.cfg.imageLeftAlone(host):
 		return Violation{}, false
 	}
+	if _, _, ruled := p.cfg.rulePrefix(host); !ruled {
+		switch p.cfg.unlisted() {
+		case UnlistedDirect:
+			return Violation{}, false
+		case UnlistedDeny:
+			return Violationf(field, "container %q uses %q: no pull-through cache rule for %q (%s)", name, image, host, p.noRule), true
+		}
+	}
 	return Violationf(field, "container %q uses %q which is not in the mirror (%s)", name, image, p.allowed), true
+}
+
+// checkMirrored checks an image of the mirror by its repository path: the
+// mirror serves a repository only under a rule's prefix (ECR creates it on
+// the first pull) or a pushed prefix; anything else is ECR's 404
+// NAME_UNKNOWN, a bare "not found" in the kubelet's events.
+func (p *ImageRegistryPolicy) checkMirrored(field, name, image string, named reference.Named) (Violation, bool) {
+	path := reference.Path(named)
+	if p.cfg.unlisted() == UnlistedHostPrefix || p.servedPath(path) {
+		return Violation{}, false
+	}
+	found, rest, _ := strings.Cut(path, "/")
+	// <registry>/quay.io/x where quay.io's rule is "quay": give the image to use.
+	if upstream := strings.ReplaceAll(found, "_", ":"); rest != "" {
+		if prefix, _, ok := p.cfg.rulePrefix(upstream); ok {
+			// The reference after "<registry>/<found>/", tag and digest included.
+			ref := named.String()[len(reference.Domain(named))+len(found)+2:]
+			if use, changed, err := MirrorImage(upstream+"/"+ref, p.cfg); err == nil && changed {
+				return Violationf(field, "container %q uses %q which is not under a pull-through cache rule of the mirror (use %q: the rule for %q has the prefix %q)",
+					name, image, use, upstream, prefix), true
+			}
+		}
+	}
+	return Violationf(field, "container %q uses %q whose prefix %q is neither a pull-through cache rule nor a pushed prefix of the mirror (%s)",
+		name, image, found, p.prefixes), true
+}
+
+// servedPath reports whether the mirror serves the repository path: it sits
+// under a rule's prefix or a pushed prefix.
+func (p *ImageRegistryPolicy) servedPath(path string) bool {
+	for _, prefix := range p.served {
+		if strings.HasPrefix(path, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// Warn warns about each image the request brings in that is pinned by digest
+// and pulled through a rule: a first pull of an uncached digest through the
+// pull-through cache can miss (aws/containers-roadmap#2837, open), and the
+// kubelet pulls a tag@digest reference by digest only.
+func (p *ImageRegistryPolicy) Warn(req Request, pod *corev1.Pod) []string {
+	if pod == nil || p.cfg.imageNamespaceExcluded(req.Namespace) {
+		return nil
+	}
+	before := imagesBefore(req)
+	var warnings []string
+	eachContainer(pod, func(field, name, image string) {
+		if !before.isNew(name, image) {
+			return
+		}
+		if w, ok := p.digestWarning(field, image); ok {
+			warnings = append(warnings, w)
+		}
+	})
+	return warnings
+}
+
+func (p *ImageRegistryPolicy) digestWarning(field, image string) (string, bool) {
+	named, err := parseImage(image)
+	if err != nil {
+		return "", false
+	}
+	digested, ok := named.(reference.Digested)
+	if !ok {
+		return "", false
+	}
+	host := imageHost(named)
+	if p.cfg.imageInMirror(host) {
+		if !p.underRule(reference.Path(named)) {
+			return "", false // pushed: the digest is in the mirror already
+		}
+	} else if _, _, ok := p.cfg.rulePrefix(host); !ok || p.cfg.imageLeftAlone(host) {
+		return "", false
+	}
+	how := "pull it once by a tag that points at it"
+	if tagged, ok := named.(reference.Tagged); ok {
+		how = fmt.Sprintf("pull %q once", reference.TrimNamed(named).String()+":"+tagged.Tag())
+	}
+	return fmt.Sprintf("%s: pinned by digest (%s): a first pull by digest through the pull-through cache can miss; %s to warm the cache",
+		field, shortDigest(digested), how), true
+}
+
+// underRule reports whether a repository path of the mirror sits under a
+// rule's prefix.
+func (p *ImageRegistryPolicy) underRule(path string) bool {
+	for _, prefix := range p.rules {
+		if strings.HasPrefix(path, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// shortDigest is "sha256:" and the first 12 hex digits, enough to recognize it.
+func shortDigest(d reference.Digested) string {
+	s := d.Digest().String()
+	if i := strings.IndexByte(s, ':'); i >= 0 && len(s) > i+13 {
+		return s[:i+13]
+	}
+	return s
+}
+
+// eachContainer calls fn for every container, init container and ephemeral
+// container of pod, with the field path of its image.
+func eachContainer(pod *corev1.Pod, fn func(field, name, image string)) {
+	for i, c := range pod.Spec.InitContainers {
+		fn(fmt.Sprintf("spec.initContainers[%d].image", i), c.Name, c.Image)
+	}
+	for i, c := range pod.Spec.Containers {
+		fn(fmt.Sprintf("spec.containers[%d].image", i), c.Name, c.Image)
+	}
+	for i, c := range pod.Spec.EphemeralContainers {
+		fn(fmt.Sprintf("spec.ephemeralContainers[%d].image", i), c.Name, c.Image)
+	}
 }
 
 // referenceProblem says, in the tenant's words, what is wrong with an image

@@ -1,9 +1,7 @@
 package policies
 
 import (
-	"maps"
 	"regexp"
-	"slices"
 	"strings"
 
 	"github.com/distribution/reference"
@@ -34,19 +32,14 @@ func (c ImageConfig) Validate(path *field.Path) field.ErrorList {
 		errs = append(errs, err)
 	}
 
-	prefixesPath := path.Child("prefixes")
-	for _, host := range slices.Sorted(maps.Keys(c.Prefixes)) {
-		keyPath := prefixesPath.Key(host)
-		if err := validateImageUpstreamHost(keyPath, host); err != nil {
-			errs = append(errs, err)
-		}
-		switch prefix := c.Prefixes[host]; {
-		case prefix == "":
-			errs = append(errs, field.Required(keyPath, ""))
-		case !imageRepositoryPrefixRegexp.MatchString(prefix):
-			errs = append(errs, field.Invalid(keyPath, prefix,
-				`must be a lower-case repository path such as "docker-hub" or "mirror/docker-hub"`))
-		}
+	errs = append(errs, c.validateRules(path)...)
+	errs = append(errs, c.validateAliases(path.Child("aliases"))...)
+	errs = append(errs, c.validatePushed(path.Child("pushed"))...)
+	switch c.UnlistedRegistries {
+	case "", UnlistedDeny, UnlistedDirect, UnlistedHostPrefix:
+	default:
+		errs = append(errs, field.NotSupported(path.Child("unlistedRegistries"), c.UnlistedRegistries,
+			[]UnlistedRegistries{UnlistedDeny, UnlistedDirect, UnlistedHostPrefix}))
 	}
 
 	seenNamespaces := map[string]bool{}

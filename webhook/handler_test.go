@@ -32,7 +32,7 @@ const mirror = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
 
 // Messages the handler tests expect, written out by hand from DESIGN.md.
 const (
-	nginxMirrored = mirror + "/docker.io/library/nginx:1.27"
+	nginxMirrored = mirror + "/docker-hub/library/nginx:1.27"
 	nginxRewrite  = `would rewrite "nginx:1.27" to "` + nginxMirrored + `"`
 	nginxDenial   = `spec.containers[0].image: container "app" uses "nginx:1.27" which is not in the mirror (allowed: images under "` + mirror + `/")`
 )
@@ -84,6 +84,7 @@ policies:
   imageRewrite:
     mode: audit
     registry: 123456789012.dkr.ecr.us-east-1.amazonaws.com
+    prefixes: {docker.io: docker-hub}
     excludeNamespaces: [kube-system]
 `
 
@@ -254,7 +255,7 @@ func TestImageRewriteCreate(t *testing.T) {
 		t.Errorf("result %+v, want code 200", resp.Result)
 	}
 	checkOps(t, resp,
-		`{"op": "replace", "path": "/spec/containers/0/image", "value": "123456789012.dkr.ecr.us-east-1.amazonaws.com/docker.io/library/nginx:1.27"}`,
+		`{"op": "replace", "path": "/spec/containers/0/image", "value": "123456789012.dkr.ecr.us-east-1.amazonaws.com/docker-hub/library/nginx:1.27"}`,
 		`{"op": "add", "path": "/metadata/annotations", "value": {"platform-webhook.flux-infra.io/original-images": "{\"app\":\"nginx:1.27\"}"}}`,
 	)
 	checkWarnings(t, resp, nil, nil)
@@ -304,12 +305,12 @@ func TestImageRewriteKeepsExistingAnnotations(t *testing.T) {
     "initContainers": [{"name": "init", "image": "quay.io/prometheus/busybox:glibc"}],
     "containers": [
       {"name": "app", "image": "nginx:1.27"},
-      {"name": "mirrored", "image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/docker.io/library/redis:7"}
+      {"name": "mirrored", "image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/docker-hub/library/redis:7"}
     ]}}`)
 	resp := handle(t, h, "/image-rewrite", raw)
 	checkOps(t, resp,
 		`{"op": "replace", "path": "/spec/initContainers/0/image", "value": "123456789012.dkr.ecr.us-east-1.amazonaws.com/quay.io/prometheus/busybox:glibc"}`,
-		`{"op": "replace", "path": "/spec/containers/0/image", "value": "123456789012.dkr.ecr.us-east-1.amazonaws.com/docker.io/library/nginx:1.27"}`,
+		`{"op": "replace", "path": "/spec/containers/0/image", "value": "123456789012.dkr.ecr.us-east-1.amazonaws.com/docker-hub/library/nginx:1.27"}`,
 		`{"op": "add", "path": "/metadata/annotations/platform-webhook.flux-infra.io~1original-images", "value": "{\"app\":\"nginx:1.27\",\"init\":\"quay.io/prometheus/busybox:glibc\"}"}`,
 	)
 	patched := applyPatch(t, resp, decodeReview(t, raw).Object.Raw)
@@ -320,8 +321,8 @@ func TestImageRewriteKeepsExistingAnnotations(t *testing.T) {
   "spec": {
     "initContainers": [{"name": "init", "image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/quay.io/prometheus/busybox:glibc"}],
     "containers": [
-      {"name": "app", "image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/docker.io/library/nginx:1.27"},
-      {"name": "mirrored", "image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/docker.io/library/redis:7"}
+      {"name": "app", "image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/docker-hub/library/nginx:1.27"},
+      {"name": "mirrored", "image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/docker-hub/library/redis:7"}
     ]}}`
 	if !sameJSON(t, patched, []byte(want)) {
 		t.Errorf("patched object:\n got %s\nwant %s", patched, want)
@@ -409,12 +410,12 @@ func TestEphemeralContainers(t *testing.T) {
 	// Only the ephemeral container: the running containers and the
 	// annotation are not touched through this subresource.
 	checkOps(t, resp,
-		`{"op": "replace", "path": "/spec/ephemeralContainers/0/image", "value": "123456789012.dkr.ecr.us-east-1.amazonaws.com/docker.io/library/busybox:1.36"}`)
+		`{"op": "replace", "path": "/spec/ephemeralContainers/0/image", "value": "123456789012.dkr.ecr.us-east-1.amazonaws.com/docker-hub/library/busybox:1.36"}`)
 	checkWarnings(t, resp, nil, nil)
 
 	patched := applyPatch(t, resp, req.Object.Raw)
 	want := strings.Replace(string(req.Object.Raw), `"image": "busybox:1.36"`,
-		`"image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/docker.io/library/busybox:1.36"`, 1)
+		`"image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/docker-hub/library/busybox:1.36"`, 1)
 	if want == string(req.Object.Raw) {
 		t.Fatal("test data: ephemeral image not found")
 	}
@@ -448,7 +449,7 @@ func TestImageRegistryDenies(t *testing.T) {
   "metadata": {"name": "web", "namespace": "tenant-a"},
   "spec": {"containers": [
     {"name": "app", "image": "nginx:1.27"},
-    {"name": "ok", "image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/docker.io/library/nginx:1.27"},
+    {"name": "ok", "image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/docker-hub/library/nginx:1.27"},
     {"name": "istio-proxy", "image": "docker.io/istio/proxyv2:1.24.2"}
   ]}}`))
 		want := `[image-registry] spec.containers[0].image: container "app" uses "nginx:1.27" which is not in the mirror (allowed: images under "123456789012.dkr.ecr.us-east-1.amazonaws.com/"); ` +
@@ -460,7 +461,7 @@ func TestImageRegistryDenies(t *testing.T) {
 	t.Run("mirrored pod", func(t *testing.T) {
 		resp := handle(t, h, "/image-registry", podReview("tenant-a", "CREATE", `{"apiVersion": "v1", "kind": "Pod",
   "metadata": {"name": "web", "namespace": "tenant-a"},
-  "spec": {"containers": [{"name": "app", "image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/docker.io/library/nginx:1.27"},
+  "spec": {"containers": [{"name": "app", "image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/docker-hub/library/nginx:1.27"},
     {"name": "gw", "image": "auto"}]}}`))
 		checkAllowedAsIs(t, resp)
 		if resp.Result.Code != http.StatusOK {
@@ -572,7 +573,7 @@ func TestServeHTTP(t *testing.T) {
 			t.Errorf("allowed %v, patchType %v; want allowed JSONPatch", r.Allowed, r.PatchType)
 		}
 		want := canonicalOps(t, []byte(`[
-  {"op": "replace", "path": "/spec/containers/0/image", "value": "123456789012.dkr.ecr.us-east-1.amazonaws.com/docker.io/library/nginx:1.27"},
+  {"op": "replace", "path": "/spec/containers/0/image", "value": "123456789012.dkr.ecr.us-east-1.amazonaws.com/docker-hub/library/nginx:1.27"},
   {"op": "add", "path": "/metadata/annotations", "value": {"platform-webhook.flux-infra.io/original-images": "{\"app\":\"nginx:1.27\"}"}}]`))
 		if got := canonicalOps(t, r.Patch); !reflect.DeepEqual(got, want) {
 			t.Errorf("patch:\n got %q\nwant %q", got, want)

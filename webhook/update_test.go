@@ -87,7 +87,7 @@ func podWith(namespace, metadata string, containers string, ephemeral string) st
 }
 
 const (
-	mirroredApp     = `{"name": "app", "image": "` + mirror + `/docker.io/library/nginx:1.27"}`
+	mirroredApp     = `{"name": "app", "image": "` + mirror + `/docker-hub/library/nginx:1.27"}`
 	cacheRedis      = `{"name": "cache", "image": "redis:7.2"}` // admitted in audit mode
 	firstDebug      = `{"name": "first", "image": "busybox:1.36", "targetContainerName": "app"}`
 	registryAllowed = `(allowed: images under "` + mirror + `/")`
@@ -126,7 +126,7 @@ var updateCases = []updateCase{
 	{
 		name: "a mirrored image set: allowed, the untouched one is a warning", path: "/image-registry", kind: "Pod", namespace: "tenant-enforce",
 		old:      podWith("tenant-enforce", "", mirroredApp+", "+cacheRedis, ""),
-		object:   podWith("tenant-enforce", "", `{"name": "app", "image": "`+mirror+`/docker.io/library/nginx:1.28"}, `+cacheRedis, ""),
+		object:   podWith("tenant-enforce", "", `{"name": "app", "image": "`+mirror+`/docker-hub/library/nginx:1.28"}, `+cacheRedis, ""),
 		warnings: []string{cacheExisting},
 	},
 	{

@@ -90,7 +90,7 @@ func TestReviewFluxJSON(t *testing.T) {
 	if labels := field(t, entries[16]["object"], "metadata", "labels"); !reflect.DeepEqual(labels, map[string]any{"cluster": "x"}) {
 		t.Errorf("web labels %v, want commonMetadata's", labels)
 	}
-	if image := field(t, entries[16]["object"], "spec", "template", "spec", "containers", 0, "image"); image != mirror+"/docker.io/library/nginx:1.27" {
+	if image := field(t, entries[16]["object"], "spec", "template", "spec", "containers", 0, "image"); image != mirror+"/docker-hub/library/nginx:1.27" {
 		t.Errorf("web image %v", image)
 	}
 	// kustomize's origin annotations are how sources are known: never shown.

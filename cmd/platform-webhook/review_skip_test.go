@@ -13,7 +13,7 @@ func TestReviewSkipsNonManifestsInFolders(t *testing.T) {
 	writeFile(t, dir, "chart/Chart.yaml", "apiVersion: v2\nname: web\nversion: 1.0.0\n")
 	values := writeFile(t, dir, "chart/values.yaml", "image:\n  repository: nginx\n  tag: \"1.27\"\n")
 	writeFile(t, dir, "pod.yaml", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers:\n    - name: web\n      image: "+
-		"123456789012.dkr.ecr.us-east-1.amazonaws.com/docker.io/library/nginx:1.27\n")
+		"123456789012.dkr.ecr.us-east-1.amazonaws.com/docker-hub/library/nginx:1.27\n")
 
 	code, stdout, stderr := runReview(t, "", "-o", "json", dir)
 	if code != 0 {

@@ -250,7 +250,7 @@ metadata:
 spec:
   containers:
     - name: app
-      image: `+mirror+`/docker.io/library/nginx:1.27
+      image: `+mirror+`/docker-hub/library/nginx:1.27
 ---
 apiVersion: apps/v1
 kind: Deployment
@@ -299,7 +299,7 @@ spec:
 		if stderr != "" {
 			t.Errorf("stderr = %q, want nothing", stderr)
 		}
-		if !strings.Contains(stdout, "image: "+mirror+"/docker.io/library/nginx:1.27") {
+		if !strings.Contains(stdout, "image: "+mirror+"/docker-hub/library/nginx:1.27") {
 			t.Errorf("stdout lacks the rewritten image:\n%s", stdout)
 		}
 	})
@@ -450,7 +450,7 @@ metadata:
 spec:
   containers:
     - name: app
-      image: ` + mirror + `/docker.io/library/nginx:1.27
+      image: ` + mirror + `/docker-hub/library/nginx:1.27
 ---
 apiVersion: v1
 kind: Pod
@@ -499,7 +499,7 @@ spec:
 
 	// The rewritten pod: exactly the image and the annotation changed.
 	wantPod := inputs[0]
-	set(wantPod, mirror+"/docker.io/library/nginx:1.27", "spec", "containers", 0, "image")
+	set(wantPod, mirror+"/docker-hub/library/nginx:1.27", "spec", "containers", 0, "image")
 	set(wantPod, `{"app":"nginx:1.27"}`, "metadata", "annotations", originalImages)
 	if !reflect.DeepEqual(entries[0]["object"], wantPod) {
 		t.Errorf("object = %s\nwant %s", toJSON(t, entries[0]["object"]), toJSON(t, wantPod))
@@ -530,7 +530,7 @@ const template = `
           env: [{name: A, value: "1"}]
           resources: {limits: {cpu: 500m, memory: 64Mi}}
         - name: proxy
-          image: ` + mirror + `/docker.io/envoyproxy/envoy:v1.31.0
+          image: ` + mirror + `/docker-hub/envoyproxy/envoy:v1.31.0
 `
 
 func TestReviewWorkloads(t *testing.T) {
@@ -621,13 +621,13 @@ spec:
 			// The images at the template's path, as its pods are admitted.
 			obj := e["object"]
 			spec := append(slices.Clone(tc.tmpl), "spec")
-			if got, want := field(t, obj, append(slices.Clone(spec), "initContainers", 0, "image")...), mirror+"/docker.io/library/busybox:1.36"; got != want {
+			if got, want := field(t, obj, append(slices.Clone(spec), "initContainers", 0, "image")...), mirror+"/docker-hub/library/busybox:1.36"; got != want {
 				t.Errorf("initContainers[0].image = %v, want %v", got, want)
 			}
-			if got, want := field(t, obj, append(slices.Clone(spec), "containers", 0, "image")...), mirror+"/docker.io/library/nginx:1.27"; got != want {
+			if got, want := field(t, obj, append(slices.Clone(spec), "containers", 0, "image")...), mirror+"/docker-hub/library/nginx:1.27"; got != want {
 				t.Errorf("containers[0].image = %v, want %v", got, want)
 			}
-			if got, want := field(t, obj, append(slices.Clone(spec), "containers", 1, "image")...), mirror+"/docker.io/envoyproxy/envoy:v1.31.0"; got != want {
+			if got, want := field(t, obj, append(slices.Clone(spec), "containers", 1, "image")...), mirror+"/docker-hub/envoyproxy/envoy:v1.31.0"; got != want {
 				t.Errorf("containers[1].image = %v, want %v", got, want)
 			}
 
@@ -649,8 +649,8 @@ spec:
 			// Nothing else changed: the input with the two images and the
 			// annotation set by hand is the object.
 			want := inputs[0]
-			set(want, mirror+"/docker.io/library/busybox:1.36", append(slices.Clone(spec), "initContainers", 0, "image")...)
-			set(want, mirror+"/docker.io/library/nginx:1.27", append(slices.Clone(spec), "containers", 0, "image")...)
+			set(want, mirror+"/docker-hub/library/busybox:1.36", append(slices.Clone(spec), "initContainers", 0, "image")...)
+			set(want, mirror+"/docker-hub/library/nginx:1.27", append(slices.Clone(spec), "containers", 0, "image")...)
 			set(want, annotation, append(slices.Clone(tc.tmpl), "metadata", "annotations", originalImages)...)
 			if !reflect.DeepEqual(obj, want) {
 				t.Errorf("object =\n%s\nwant\n%s", toJSON(t, obj), toJSON(t, want))
@@ -676,8 +676,8 @@ spec:
 		got := toJSON(t, decodeEntries(t, stdout)[0]["patch"])
 		want := toJSON(t, []any{
 			map[string]any{"op": "add", "path": "/spec/template/metadata/annotations", "value": map[string]any{originalImages: annotation}},
-			map[string]any{"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": mirror + "/docker.io/library/nginx:1.27"},
-			map[string]any{"op": "replace", "path": "/spec/template/spec/initContainers/0/image", "value": mirror + "/docker.io/library/busybox:1.36"},
+			map[string]any{"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": mirror + "/docker-hub/library/nginx:1.27"},
+			map[string]any{"op": "replace", "path": "/spec/template/spec/initContainers/0/image", "value": mirror + "/docker-hub/library/busybox:1.36"},
 		})
 		if got != want {
 			t.Errorf("patch =\n%s\nwant\n%s", got, want)
@@ -714,7 +714,7 @@ spec:
 		if got := field(t, obj, "spec", "template", "spec", "containers", 0, "someFutureContainerField", 0); got != "x" {
 			t.Errorf("containers[0].someFutureContainerField = %v, want [x]", got)
 		}
-		if got := field(t, obj, "spec", "template", "spec", "containers", 0, "image"); got != mirror+"/docker.io/library/nginx:1.27" {
+		if got := field(t, obj, "spec", "template", "spec", "containers", 0, "image"); got != mirror+"/docker-hub/library/nginx:1.27" {
 			t.Errorf("image = %v", got)
 		}
 	})
@@ -764,7 +764,7 @@ spec:
     - name: shell
       image: Busybox:1.36
 `)
-	rewritten := mirror + "/docker.io/library/nginx:1.27"
+	rewritten := mirror + "/docker-hub/library/nginx:1.27"
 	auditWarnings := []string{
 		`[image-rewrite] would rewrite "nginx:1.27" to "` + rewritten + `"`,
 		`[image-registry] would deny: spec.containers[0].image: container "api" uses "nginx:1.27" which is not in the mirror (allowed: images under "` + mirror + `/")`,
@@ -901,7 +901,7 @@ func TestReviewYAMLOutput(t *testing.T) {
 	if code != 1 {
 		t.Errorf("exit %d, want 1", code)
 	}
-	wantStderr := `Warning: Pod tenant-x/api (<stdin>:8): [image-rewrite] would rewrite "bitnami/redis:7.2" to "` + mirror + `/docker.io/bitnami/redis:7.2"
+	wantStderr := `Warning: Pod tenant-x/api (<stdin>:8): [image-rewrite] would rewrite "bitnami/redis:7.2" to "` + mirror + `/docker-hub/bitnami/redis:7.2"
 Warning: Pod tenant-x/api (<stdin>:8): [image-registry] would deny: spec.containers[0].image: container "api" uses "bitnami/redis:7.2" which is not in the mirror (allowed: images under "` + mirror + `/")
 Denied: Pod tenant-y/debug (<stdin>:19): [image-registry] spec.containers[0].image: container "shell" uses "Busybox:1.36" which is not a valid image reference (repository names are lower case)
 `
@@ -923,7 +923,7 @@ Denied: Pod tenant-y/debug (<stdin>:19): [image-registry] spec.containers[0].ima
 		{"Namespace", "tenant-x", ""},
 		{"Pod", "api", "bitnami/redis:7.2"},
 		{"Pod", "debug", "Busybox:1.36"},
-		{"Pod", "web", mirror + "/docker.io/library/nginx:1.27"},
+		{"Pod", "web", mirror + "/docker-hub/library/nginx:1.27"},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("stdout objects = %+v\nwant %+v\nstdout:\n%s", got, want, stdout)
@@ -954,7 +954,7 @@ func TestReviewStdinJSON(t *testing.T) {
 	if want := []string{"before", "from-stdin", "after"}; !slices.Equal(names, want) {
 		t.Fatalf("names = %q, want %q", names, want)
 	}
-	if got := field(t, entries[1]["object"], "spec", "containers", 0, "image"); got != mirror+"/docker.io/library/nginx:latest" {
+	if got := field(t, entries[1]["object"], "spec", "containers", 0, "image"); got != mirror+"/docker-hub/library/nginx:latest" {
 		t.Errorf("image = %v", got)
 	}
 	checkContract(t, entries[1:2], []map[string]any{normalize(t, map[string]any{
@@ -1002,7 +1002,7 @@ items:
 		t.Errorf("objects = %q\nwant      %q", names, want)
 	}
 	if len(entries) == len(want) {
-		if got := field(t, entries[4]["object"], "spec", "containers", 0, "image"); got != mirror+"/docker.io/library/nginx:1.27" {
+		if got := field(t, entries[4]["object"], "spec", "containers", 0, "image"); got != mirror+"/docker-hub/library/nginx:1.27" {
 			t.Errorf("List item image = %v", got)
 		}
 		if got := entries[4]["namespace"]; got != "team" {
@@ -1056,8 +1056,10 @@ func TestReviewExamples(t *testing.T) {
 		`[flux-placement] spec.serviceAccountName: must be a service account of namespace "team-a", not a Flux controller's (found "helm-controller")`
 	// examples/istio/tenant-a-hijack.yaml: tenant-a claims a host of tenant-b.
 	hijackDenial := `[gateway-hosts] spec.hosts[0]: host "shop.b.example.com" is not authorized for namespace "tenant-a" on gateway "istio-ingress/public" (allowed for tenant-a: "a.example.com", "*.a.example.com")`
+	// examples/tenant-a-web.yaml: the exporter is in the mirror, pinned by digest only.
+	digestWarning := `[image-registry] spec.containers[1].image: pinned by digest (sha256:3a8ba4d5f4f5): a first pull by digest through the pull-through cache can miss; pull it once by a tag that points at it to warm the cache`
 	redisWarnings := []string{
-		`[image-rewrite] would rewrite "bitnami/redis:7.2" to "` + mirror + `/docker.io/bitnami/redis:7.2"`,
+		`[image-rewrite] would rewrite "bitnami/redis:7.2" to "` + mirror + `/docker-hub/bitnami/redis:7.2"`,
 		`[image-registry] would deny: spec.containers[0].image: container "api" uses "bitnami/redis:7.2" which is not in the mirror (allowed: images under "` + mirror + `/")`,
 	}
 
@@ -1069,6 +1071,7 @@ func TestReviewExamples(t *testing.T) {
 		want := "Denied: HelmRelease team-a/redis (examples/flux/tenants/team-a/redis.yaml:5): " + redisDenial + "\n" +
 			"Denied: VirtualService tenant-a/checkout (examples/istio/tenant-a-hijack.yaml:4): " + hijackDenial + "\n" +
 			"Denied: Pod tenant-a/debug (examples/tenant-a-typo.yaml:3): " + typoDenial + "\n" +
+			"Warning: Deployment tenant-a/web (examples/tenant-a-web.yaml:3): " + digestWarning + "\n" +
 			"Warning: Pod tenant-b/api (examples/tenant-b-api.yaml:3): " + redisWarnings[0] + "\n" +
 			"Warning: Pod tenant-b/api (examples/tenant-b-api.yaml:3): " + redisWarnings[1] + "\n"
 		if stderr != want {
@@ -1131,7 +1134,7 @@ func TestReviewExamples(t *testing.T) {
 			{"Namespace", "", "tenant-b", true, "", []string{}},
 			{"CronJob", "tenant-a", "nightly-report", true, "", []string{}},
 			{"Pod", "tenant-a", "debug", false, typoDenial, []string{}},
-			{"Deployment", "tenant-a", "web", true, "", []string{}},
+			{"Deployment", "tenant-a", "web", true, "", []string{digestWarning}},
 			{"Pod", "tenant-a", "worker", true, "", []string{}},
 			{"Pod", "tenant-b", "api", true, "", redisWarnings},
 		}...)
@@ -1171,7 +1174,7 @@ func TestReviewExamples(t *testing.T) {
 
 		web := inputs[4]
 		set(web, mirror+"/ghcr.io/example/web-migrations:2.4.1", "spec", "template", "spec", "initContainers", 0, "image")
-		set(web, mirror+"/docker.io/library/nginx:1.27", "spec", "template", "spec", "containers", 0, "image")
+		set(web, mirror+"/docker-hub/library/nginx:1.27", "spec", "template", "spec", "containers", 0, "image")
 		set(web, mirror+"/"+exporter, "spec", "template", "spec", "containers", 1, "image")
 		set(web, `{"exporter":"`+exporter+`","migrate":"ghcr.io/example/web-migrations:2.4.1","web":"nginx:1.27"}`, "spec", "template", "metadata", "annotations", originalImages)
 		if !reflect.DeepEqual(entries[4]["object"], web) {
@@ -1179,7 +1182,7 @@ func TestReviewExamples(t *testing.T) {
 		}
 
 		worker := inputs[5]
-		set(worker, mirror+"/docker.io/bitnami/redis:7.2", "spec", "containers", 0, "image")
+		set(worker, mirror+"/docker-hub/bitnami/redis:7.2", "spec", "containers", 0, "image")
 		set(worker, mirror+"/quay.io/oliver006/redis_exporter:v1.62.0", "spec", "containers", 1, "image")
 		set(worker, `{"metrics":"quay.io/oliver006/redis_exporter:v1.62.0","worker":"bitnami/redis:7.2"}`, "metadata", "annotations", originalImages)
 		if !reflect.DeepEqual(entries[5]["object"], worker) {

@@ -150,6 +150,7 @@ func (c *Config) setDefaults() {
 	if c.Mode == "" {
 		c.Mode = webhook.Enforce
 	}
+	c.Policies.ImageRewrite.ImageConfig.Default()
 	c.Policies.JobProxy.JobProxyConfig.Default()
 	c.Policies.FluxPlacement.FluxPlacementConfig.Default()
 	c.Policies.GatewayHosts.GatewayHostsConfig.Default()

@@ -73,10 +73,11 @@ policies:
 			ImageRewrite: config.ImageRewrite{
 				Mode: webhook.Enforce,
 				ImageConfig: policies.ImageConfig{
-					Registry:          "210987654321.dkr.ecr.eu-west-1.amazonaws.com",
-					Prefixes:          map[string]string{"docker.io": "docker-hub"},
-					ExcludeNamespaces: []string{"kube-system", "istio-system"},
-					ExcludeRegistries: []string{"602401143452.dkr.ecr.us-west-2.amazonaws.com"},
+					Registry:           "210987654321.dkr.ecr.eu-west-1.amazonaws.com",
+					Prefixes:           map[string]string{"docker.io": "docker-hub"},
+					UnlistedRegistries: policies.UnlistedDeny, // the default
+					ExcludeNamespaces:  []string{"kube-system", "istio-system"},
+					ExcludeRegistries:  []string{"602401143452.dkr.ecr.us-west-2.amazonaws.com"},
 				},
 			},
 			ImageRegistry: config.PolicyMode{Mode: webhook.Audit},

@@ -29,14 +29,14 @@ type image struct{ upstream, mirrored string }
 var (
 	imgPodinfo   = image{"ghcr.io/stefanprodan/podinfo:6.7.1", Mirror + "/ghcr.io/stefanprodan/podinfo:6.7.1"}
 	imgBusybox   = image{"busybox:1.36", Mirror + "/docker-hub/library/busybox:1.36"}
-	imgShop      = image{"registry.example.com/tenant-a/shop-api:2.14.3", Mirror + "/registry.example.com/tenant-a/shop-api:2.14.3"}
-	imgMigrate   = image{"registry.example.com/tenant-a/shop-migrate:2.14.3", Mirror + "/registry.example.com/tenant-a/shop-migrate:2.14.3"}
+	imgShop      = image{"ghcr.io/example-shop/shop-api:2.14.3", Mirror + "/ghcr.io/example-shop/shop-api:2.14.3"}
+	imgMigrate   = image{"ghcr.io/example-shop/shop-migrate:2.14.3", Mirror + "/ghcr.io/example-shop/shop-migrate:2.14.3"}
 	imgExporter  = image{"quay.io/prometheuscommunity/postgres-exporter:v0.15.0", Mirror + "/quay.io/prometheuscommunity/postgres-exporter:v0.15.0"}
 	imgNginx     = image{"nginx:1.27.2-alpine", Mirror + "/docker-hub/library/nginx:1.27.2-alpine"}
-	imgFluentBit = image{"cr.fluentbit.io/fluent/fluent-bit:3.1.9@sha256:2b5e232c28c66e9347feb7da7f8fddd04dab93de3da5081f10734a83e5cd1bd1",
-		Mirror + "/cr.fluentbit.io/fluent/fluent-bit:3.1.9@sha256:2b5e232c28c66e9347feb7da7f8fddd04dab93de3da5081f10734a83e5cd1bd1"}
+	imgFluentBit = image{"docker.io/fluent/fluent-bit:3.1.9@sha256:2b5e232c28c66e9347feb7da7f8fddd04dab93de3da5081f10734a83e5cd1bd1",
+		Mirror + "/docker-hub/fluent/fluent-bit:3.1.9@sha256:2b5e232c28c66e9347feb7da7f8fddd04dab93de3da5081f10734a83e5cd1bd1"}
 	imgProxy = image{"docker.io/istio/proxyv2:1.24.2", Mirror + "/docker-hub/istio/proxyv2:1.24.2"}
-	imgJob   = image{"registry.example.com/tenant-mesh/report-export:1.8.0", Mirror + "/registry.example.com/tenant-mesh/report-export:1.8.0"}
+	imgJob   = image{"ghcr.io/example-mesh/report-export:1.8.0", Mirror + "/ghcr.io/example-mesh/report-export:1.8.0"}
 )
 
 // podShape says how big a chart's pod is.
