@@ -59,15 +59,10 @@ func NewImageRegistry(cfg ImageConfig) *ImageRegistryPolicy {
 }
 
 // noRuleAdvice is the parenthesis of a "no pull-through cache rule" denial:
-// the upstreams that have one and what to do.
+// what to do, then the upstreams that have a rule: an audit warning longer
+// than 256 characters is cut at its end, so the list goes, not the advice.
 func noRuleAdvice(cfg ImageConfig, pushed []string) string {
 	var b strings.Builder
-	if hosts := cfg.ruledHosts(); len(hosts) > 0 {
-		b.WriteString("rules exist for " + quoteAll(hosts))
-	} else {
-		b.WriteString("the mirror has no pull-through cache rules")
-	}
-	b.WriteString("; ")
 	if len(pushed) > 0 {
 		under := make([]string, len(pushed))
 		for i, p := range pushed {
@@ -75,7 +70,12 @@ func noRuleAdvice(cfg ImageConfig, pushed []string) string {
 		}
 		b.WriteString("push the image under " + quoteAll(under) + ", or ")
 	}
-	b.WriteString("ask the platform team for a rule or an excludeRegistries entry")
+	b.WriteString("ask the platform team for a rule or an excludeRegistries entry; ")
+	if hosts := cfg.ruledHosts(); len(hosts) > 0 {
+		b.WriteString("rules exist for " + quoteAll(hosts))
+	} else {
+		b.WriteString("the mirror has no rules")
+	}
 	return b.String()
 }
 

@@ -162,3 +162,28 @@ func (c ImageConfig) unlisted() UnlistedRegistries {
 	}
 	return c.UnlistedRegistries
 }
+
+// PullThroughRule is one pull-through cache rule the config declares.
+type PullThroughRule struct {
+	// Upstream is the prefixes key: the upstream's host as images name it.
+	Upstream string
+	// Prefix is the ecrRepositoryPrefix, as configured.
+	Prefix string
+	PullThroughUpstream
+}
+
+// PullThroughRules returns the rules prefixes declares, sorted by prefix. An
+// upstream PTC does not support (a registry that is not ECR) keeps its host
+// as URL and an empty Kind.
+func (c ImageConfig) PullThroughRules() []PullThroughRule {
+	rules := make([]PullThroughRule, 0, len(c.Prefixes))
+	for host, prefix := range c.Prefixes {
+		u, ok := PullThroughUpstreamOf(host)
+		if !ok {
+			u = PullThroughUpstream{URL: host}
+		}
+		rules = append(rules, PullThroughRule{Upstream: host, Prefix: prefix, PullThroughUpstream: u})
+	}
+	slices.SortFunc(rules, func(a, b PullThroughRule) int { return strings.Compare(a.Prefix, b.Prefix) })
+	return rules
+}

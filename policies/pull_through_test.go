@@ -51,7 +51,7 @@ const (
 	ptcR        = imageTestRegistry
 	ptcDigest   = "sha256:cd3b0c3b932239041cbd36cff2af4dfa7016b5abd5f5d783fc12e6171c3ff0ea"
 	ptcHostList = `"docker.io", "ghcr.io", "k8s.gcr.io", "mirror.gcr.io", "public.ecr.aws", "quay.io", "registry.k8s.io"`
-	ptcAdvice   = `rules exist for ` + ptcHostList + `; push the image under "` + ptcR + `/apps/", or ask the platform team for a rule or an excludeRegistries entry`
+	ptcAdvice   = `push the image under "` + ptcR + `/apps/", or ask the platform team for a rule or an excludeRegistries entry; rules exist for ` + ptcHostList
 )
 
 // ptcImages are real images of each kind the issue names. The pullability

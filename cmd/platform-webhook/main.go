@@ -17,6 +17,7 @@ Usage:
   platform-webhook report [flags]         what enforce would break among a cluster's objects (read-only)
   platform-webhook reporter [flags]       keep report's findings in the cluster as OpenReports
   platform-webhook wrap [flags] -- CMD... run a Job's command in the mesh (what job-proxy injects)
+  platform-webhook pull-through-rules     the ECR pull-through cache rules the config declares, or --check AWS's
 
 Run "platform-webhook <command> --help" for the flags of a command.
 `
@@ -26,7 +27,7 @@ func main() {
 }
 
 // commands are the words run knows; with none, or flags only, it serves.
-var commands = []string{"serve", "review", "report", "reporter", "wrap", "help"}
+var commands = []string{"serve", "review", "report", "reporter", "wrap", "pull-through-rules", "help"}
 
 // run dispatches to a subcommand and returns the process exit code.
 func run(args []string) int {
@@ -51,6 +52,8 @@ func run(args []string) int {
 		return 0
 	case "wrap":
 		return wrapCmd(args, os.Stderr)
+	case "pull-through-rules":
+		return pullThroughRulesCmd(args, os.Stdin, os.Stdout, os.Stderr)
 	case "serve":
 		if err := serve(args); err != nil {
 			fmt.Fprintln(os.Stderr, "platform-webhook:", err)

@@ -29,7 +29,7 @@ func runSelf(t *testing.T, env []string, args ...string) (code int, stdout, stde
 // commands listed, never a server started.
 func TestUnknownCommand(t *testing.T) {
 	code, stdout, stderr := runSelf(t, nil, "reveiw", "manifests/")
-	if want := "platform-webhook: unknown command \"reveiw\" (commands: serve, review, report, reporter, wrap, help)\n\n" + usage; code != 2 || stdout != "" || stderr != want {
+	if want := "platform-webhook: unknown command \"reveiw\" (commands: serve, review, report, reporter, wrap, pull-through-rules, help)\n\n" + usage; code != 2 || stdout != "" || stderr != want {
 		t.Errorf("exit %d\nstdout %q\nstderr:\n%s\nwant:\n%s", code, stdout, stderr, want)
 	}
 	if code, stdout, _ := runSelf(t, nil, "help"); code != 0 || stdout != usage {
