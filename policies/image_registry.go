@@ -112,15 +112,38 @@ func (p *ImageRegistryPolicy) Validate(req Request, pod *corev1.Pod) []Violation
 		return nil
 	}
 	before := imagesBefore(req)
+	rewriteFailed := p.rewriteFailedOpen(req, pod)
 	var violations []Violation
 	check := func(field, name, image string) {
 		if v, bad := p.checkImage(field, name, image); bad {
 			v.Existing = !before.isNew(name, image)
+			if rewriteFailed && p.rewritable(image) {
+				v.Detail += "; image-rewrite did not run on this pod (its webhook call failed, which lets the pod through unchanged): creating it again will pass"
+			}
 			violations = append(violations, v)
 		}
 	}
 	eachContainer(pod, check)
 	return violations
+}
+
+// rewriteFailedOpen reports whether image-rewrite, enforced for this request,
+// cannot have run on the pod being created: it records every image it
+// rewrites in the OriginalImagesAnnotation, and the pod has none. Its
+// webhook fails open (a lost call admits the pod unchanged) and image-registry
+// fails closed, so such a denial is the lost call, not the tenant's image.
+func (p *ImageRegistryPolicy) rewriteFailedOpen(req Request, pod *corev1.Pod) bool {
+	if req.Operation != "" && req.Operation != "CREATE" || !slices.Contains(req.EnforcedMutators, ImageRewrite) {
+		return false
+	}
+	_, recorded := pod.Annotations[OriginalImagesAnnotation]
+	return !recorded
+}
+
+// rewritable reports whether image-rewrite would rewrite image.
+func (p *ImageRegistryPolicy) rewritable(image string) bool {
+	_, changed, err := MirrorImage(image, p.cfg)
+	return err == nil && changed
 }
 
 func (p *ImageRegistryPolicy) checkImage(field, name, image string) (Violation, bool) {

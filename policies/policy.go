@@ -34,6 +34,12 @@ type Request struct {
 	// nothing is known (then the istiod chart's defaults are assumed).
 	Istio *IstioCluster
 
+	// EnforcedMutators are the mutating policies of the object's chain in
+	// enforce mode for this request, set for validators: what they find
+	// unchanged, an enforced mutator should have changed (image-registry
+	// tells image-rewrite's failed-open call from a tenant's image so).
+	EnforcedMutators []string
+
 	// OldObject is the object before an UPDATE, of the same Go type as the
 	// object under review; nil on CREATE (and in review, where every object
 	// is a CREATE). A policy that judges an update by what it changes (which

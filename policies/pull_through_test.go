@@ -167,3 +167,44 @@ func TestPullThroughRuleSets(t *testing.T) {
 		}
 	}
 }
+
+// image-registry tells a lost image-rewrite call (its webhook fails open)
+// from a tenant's image: only an image image-rewrite would have rewritten,
+// on a created pod it did not record, while it is enforced.
+func TestImageRegistryRewriteFailedOpen(t *testing.T) {
+	const hint = "; image-rewrite did not run on this pod (its webhook call failed, which lets the pod through unchanged): creating it again will pass"
+	const nginx = `spec.containers[0].image: container "app" uses "nginx:1.27" which is not in the mirror (allowed: images under "` + ptcR + `/", "` + imageTestExcludedRegistry + `/")`
+	enforced := []string{ImageRewrite}
+	registry := NewImageRegistry(ptcConsoleConfig())
+	pod := func(annotated bool, image string) *corev1.Pod {
+		p := &corev1.Pod{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: image}}}}
+		if annotated {
+			p.Annotations = map[string]string{OriginalImagesAnnotation: `{"sidecar":"busybox:1.36"}`}
+		}
+		return p
+	}
+	for _, tc := range []struct {
+		name string
+		req  Request
+		pod  *corev1.Pod
+		want string
+	}{
+		{"lost call", Request{Operation: "CREATE", EnforcedMutators: enforced}, pod(false, "nginx:1.27"), nginx + hint},
+		{"review's create", Request{EnforcedMutators: enforced}, pod(false, "nginx:1.27"), nginx + hint},
+		{"rewrite ran (annotation), image added after it", Request{Operation: "CREATE", EnforcedMutators: enforced}, pod(true, "nginx:1.27"), nginx},
+		{"rewrite not enforced", Request{Operation: "CREATE"}, pod(false, "nginx:1.27"), nginx},
+		{"update", Request{Operation: "UPDATE", EnforcedMutators: enforced}, pod(false, "nginx:1.27"), nginx},
+		{"no rule: its own message", Request{Operation: "CREATE", EnforcedMutators: enforced}, pod(false, "gcr.io/distroless/static:nonroot"),
+			`spec.containers[0].image: container "app" uses "gcr.io/distroless/static:nonroot": no pull-through cache rule for "gcr.io" (` + ptcAdvice + `)`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			for _, v := range registry.Validate(tc.req, tc.pod) {
+				got = append(got, v.String())
+			}
+			if want := []string{tc.want}; !reflect.DeepEqual(got, want) {
+				t.Errorf("violations:\n got %q\nwant %q", got, want)
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -33,6 +34,11 @@ type Chain[T Object] struct {
 	// before the policies see it (the Gateways of gateway-hosts, from an
 	// informer cache in the server, from --context in review).
 	Lookups func(req *policies.Request)
+	// MutatorsElsewhere names the mutating policies that run on the object
+	// before these validators but in another webhook (Endpoints serves one
+	// policy per webhook): with Mutators, what Request.EnforcedMutators
+	// is made from.
+	MutatorsElsewhere []string
 }
 
 // Decision is what a chain decided about one object.
@@ -165,6 +171,16 @@ func (c *Chain[T]) Validate(ctx context.Context, req policies.Request, obj T) De
 	if reason, skip := beingDeleted[T](req); skip {
 		logf.FromContext(ctx).V(1).Info("allowed without review: " + reason)
 		return d
+	}
+	req.EnforcedMutators = nil
+	names := slices.Clone(c.MutatorsElsewhere)
+	for _, m := range c.Mutators {
+		names = append(names, m.Name())
+	}
+	for _, name := range names {
+		if c.mode(name, req) == Enforce {
+			req.EnforcedMutators = append(req.EnforcedMutators, name)
+		}
 	}
 	for _, v := range c.Validators {
 		name := v.Name()

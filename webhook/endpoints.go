@@ -20,9 +20,14 @@ func Endpoints[T interface {
 		one.Mutators, one.Validators = []policies.Mutator[T]{m}, nil
 		out["/"+m.Name()] = &Handler[T]{Chain: &one, Mutating: true, New: newObj, Decoder: decoder, Namespaces: ns}
 	}
+	var mutators []string
+	for _, m := range chain.Mutators {
+		mutators = append(mutators, m.Name())
+	}
 	for _, v := range chain.Validators {
 		one := *chain
 		one.Mutators, one.Validators = nil, []policies.Validator[T]{v}
+		one.MutatorsElsewhere = mutators
 		out["/"+v.Name()] = &Handler[T]{Chain: &one, New: newObj, Decoder: decoder, Namespaces: ns}
 	}
 	return out

@@ -35,6 +35,10 @@ const (
 	nginxMirrored = mirror + "/docker-hub/library/nginx:1.27"
 	nginxRewrite  = `would rewrite "nginx:1.27" to "` + nginxMirrored + `"`
 	nginxDenial   = `spec.containers[0].image: container "app" uses "nginx:1.27" which is not in the mirror (allowed: images under "` + mirror + `/")`
+	// rewriteDidNotRun ends image-registry's denial of an image image-rewrite,
+	// enforced, would have rewritten, on a created pod it did not record: its
+	// webhook call failed open.
+	rewriteDidNotRun = "; image-rewrite did not run on this pod (its webhook call failed, which lets the pod through unchanged): creating it again will pass"
 )
 
 // namespaces is the fake namespace look-up: labels by namespace name.
@@ -378,8 +382,8 @@ func TestModes(t *testing.T) {
 				checkOps(t, rewrite, patch, annotation)
 				checkWarnings(t, rewrite, nil, nil)
 				// The unpatched pod (image-rewrite skipped, say) is denied.
-				if registry.Allowed || registry.Result.Code != http.StatusForbidden || registry.Result.Message != "[image-registry] "+nginxDenial {
-					t.Errorf("image-registry: allowed %v, result %+v; want 403 %q", registry.Allowed, registry.Result, "[image-registry] "+nginxDenial)
+				if registry.Allowed || registry.Result.Code != http.StatusForbidden || registry.Result.Message != "[image-registry] "+nginxDenial+rewriteDidNotRun {
+					t.Errorf("image-registry: allowed %v, result %+v; want 403 %q", registry.Allowed, registry.Result, "[image-registry] "+nginxDenial+rewriteDidNotRun)
 				}
 				checkWarnings(t, registry, nil, nil)
 			case audit:
@@ -438,7 +442,7 @@ func TestImageRegistryDenies(t *testing.T) {
 		if resp.Allowed {
 			t.Fatal("allowed, want denied")
 		}
-		want := `[image-registry] spec.containers[0].image: container "app" uses "nginx:1.27" which is not in the mirror (allowed: images under "123456789012.dkr.ecr.us-east-1.amazonaws.com/")`
+		want := `[image-registry] spec.containers[0].image: container "app" uses "nginx:1.27" which is not in the mirror (allowed: images under "123456789012.dkr.ecr.us-east-1.amazonaws.com/")` + rewriteDidNotRun
 		if resp.Result.Code != http.StatusForbidden || resp.Result.Reason != "Forbidden" || resp.Result.Message != want {
 			t.Errorf("result code %d reason %q message\n %s\nwant 403 Forbidden\n %s", resp.Result.Code, resp.Result.Reason, resp.Result.Message, want)
 		}
@@ -599,7 +603,7 @@ func TestServeHTTP(t *testing.T) {
 		_, review := serveReview(t, h["/image-registry"], "application/json", podReview("tenant-a", "CREATE", nginxPod("tenant-a")))
 		r := review.Response
 		if r.UID != "b1c2d3e4-0000-4000-8000-00000000000a" || r.Allowed || r.Result == nil || r.Result.Code != http.StatusForbidden ||
-			r.Result.Message != "[image-registry] "+nginxDenial {
+			r.Result.Message != "[image-registry] "+nginxDenial+rewriteDidNotRun {
 			t.Errorf("uid %q, allowed %v, result %+v; want denied 403", r.UID, r.Allowed, r.Result)
 		}
 	})

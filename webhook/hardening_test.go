@@ -132,7 +132,7 @@ var endpointCases = []endpointCase{
 	{path: "/job-proxy", kind: podKind, resource: podResource, namespace: "tenant-mesh", object: meshJobPod},
 	{
 		path: "/image-registry", kind: podKind, resource: podResource, namespace: "tenant-mesh", object: meshJobPod,
-		denial: `[image-registry] spec.containers[0].image: container "migrate" uses "nginx:1.27" which is not in the mirror (allowed: images under "123456789012.dkr.ecr.us-east-1.amazonaws.com/")`,
+		denial: `[image-registry] spec.containers[0].image: container "migrate" uses "nginx:1.27" which is not in the mirror (allowed: images under "123456789012.dkr.ecr.us-east-1.amazonaws.com/")` + rewriteDidNotRun,
 	},
 	{
 		path:      "/flux-placement",

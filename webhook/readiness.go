@@ -25,11 +25,17 @@ func cachesSynced(synced []func() bool) healthz.Checker {
 }
 
 // notStopping is the readiness check of shutdown: it fails from the moment
-// Start's context is done (SIGTERM), before the manager stops the webhook
-// server, so readiness fails first and the requests in flight still finish.
+// Start's context is done (SIGTERM), for the whole drain before the manager
+// stops the webhook server (see Start).
 func (s *Server) notStopping(*http.Request) error {
-	if ctx := s.ctx.Load(); ctx != nil && (*ctx).Err() != nil {
+	if s.stopping() {
 		return errors.New("shutting down")
 	}
 	return nil
+}
+
+// stopping reports whether shutdown has begun: Start's context is done.
+func (s *Server) stopping() bool {
+	ctx := s.ctx.Load()
+	return ctx != nil && (*ctx).Err() != nil
 }

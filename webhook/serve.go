@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -35,6 +36,9 @@ type ServeOptions struct {
 	MetricsAddr string
 	// TLSMinVersion is tls.VersionTLS12 or tls.VersionTLS13.
 	TLSMinVersion uint16
+	// ShutdownDrain is how long the server keeps answering after SIGTERM,
+	// every answer with Connection: close, before it shuts down.
+	ShutdownDrain time.Duration
 }
 
 // Cert and key file names in the cert dir, as cert-manager writes them.
@@ -46,8 +50,9 @@ const (
 // Server is the live webhook: controller-runtime's manager with its webhook
 // server, a namespace informer for look-ups, health and metrics.
 type Server struct {
-	mgr manager.Manager
-	ctx atomic.Pointer[context.Context] // Start's; done once shutdown begins
+	mgr   manager.Manager
+	ctx   atomic.Pointer[context.Context] // Start's; done once shutdown begins
+	drain time.Duration
 }
 
 // slimNode keeps of a Node only its name, resource version and kubelet
@@ -134,10 +139,11 @@ func NewServer(ctx context.Context, cfg *rest.Config, scheme *runtime.Scheme, op
 		}
 		return ns.Labels, nil
 	}
+	s := &Server{mgr: mgr, drain: opts.ShutdownDrain}
 	// GetWebhookServer also adds the server to the manager's runnables.
 	hooks = mgr.GetWebhookServer()
 	for path, h := range register(admission.NewDecoder(scheme), lookup) {
-		hooks.Register(path, &admission.Webhook{Handler: h, RecoverPanic: ptr(true)})
+		hooks.Register(path, s.closeWhileDraining(&admission.Webhook{Handler: h, RecoverPanic: ptr(true)}))
 	}
 
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
@@ -149,19 +155,61 @@ func NewServer(ctx context.Context, cfg *rest.Config, scheme *runtime.Scheme, op
 	if err := mgr.AddReadyzCheck("caches", cachesSynced(synced)); err != nil {
 		return nil, err
 	}
-	s := &Server{mgr: mgr}
 	if err := mgr.AddReadyzCheck("shutdown", s.notStopping); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-// Start serves until ctx is done, then shuts down gracefully: readiness
-// fails at once (notStopping), the webhook server stops accepting, closes
-// idle keep-alive connections and finishes the requests in flight.
+// Start serves until ctx is done (SIGTERM), then drains and shuts down.
+//
+// The apiserver never retries a webhook call: one POST on a kept-alive
+// connection, and a transport error goes to the failurePolicy
+// (k8s.io/apiserver/pkg/admission/plugin/webhook/{mutating,validating}/dispatcher.go,
+// callHook). Through a ClusterIP, kube-proxy keeps an established connection
+// on this pod after it has left the endpoints, so the apiserver goes on
+// sending on it. Closing it (http.Server.Shutdown closes idle connections at
+// once) races the next request: the lost call is "Post ...: EOF". So for
+// the drain readiness fails at once (notStopping), every answer, on old and
+// new connections, carries Connection: close (closeWhileDraining: the client
+// dials again, through the Service, a ready replica) and the listener stays
+// open; only then does the manager stop the webhook server, which finishes
+// the requests in flight. The informers run until then: answers stay right.
 func (s *Server) Start(ctx context.Context) error {
 	s.ctx.Store(&ctx)
-	return s.mgr.Start(ctx)
+	mgrCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	defer stop()
+	done := make(chan error, 1)
+	go func() { done <- s.mgr.Start(mgrCtx) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	log := s.mgr.GetLogger()
+	log.Info("draining: not ready, answering with Connection: close", "drain", s.drain.String())
+	timer := time.NewTimer(s.drain)
+	defer timer.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-timer.C:
+	}
+	log.Info("drained: shutting down")
+	stop()
+	return <-done
+}
+
+// closeWhileDraining answers with Connection: close once shutdown has begun,
+// so that the client does not reuse the connection (net/http closes it after
+// such an answer).
+func (s *Server) closeWhileDraining(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.stopping() {
+			w.Header().Set("Connection", "close")
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 func namespaceMeta() *metav1.PartialObjectMetadata {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/spf13/pflag"
 	"k8s.io/client-go/rest"
@@ -28,6 +29,8 @@ func serve(args []string) error {
 	fs.StringVar(&opts.HealthAddr, "health-addr", ":8081", "address of /healthz and /readyz (0 disables)")
 	fs.StringVar(&opts.MetricsAddr, "metrics-addr", ":8080", "address of the Prometheus /metrics endpoint (0 disables)")
 	tlsMin := fs.String("tls-min-version", "1.2", "minimum TLS version: 1.2 or 1.3")
+	fs.DurationVar(&opts.ShutdownDrain, "shutdown-drain", 10*time.Second,
+		"after SIGTERM: how long to keep answering (not ready, every answer with Connection: close) before shutting down; 0 shuts down at once")
 	logLevel := fs.String("log-level", "info", "log level: debug, info or error")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
@@ -78,7 +81,10 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
-	log.Info("starting", "config", configName(*configPath), "port", opts.Port, "certDir", opts.CertDir)
+	if opts.ShutdownDrain < 0 {
+		return fmt.Errorf("--shutdown-drain must not be negative (found %s)", opts.ShutdownDrain)
+	}
+	log.Info("starting", "config", configName(*configPath), "port", opts.Port, "certDir", opts.CertDir, "shutdownDrain", opts.ShutdownDrain.String())
 	return srv.Start(ctx)
 }
 
