@@ -202,14 +202,36 @@ func (s *Server) Start(ctx context.Context) error {
 
 // closeWhileDraining answers with Connection: close once shutdown has begun,
 // so that the client does not reuse the connection (net/http closes it after
-// such an answer).
+// such an answer). It is decided when the answer is written, not when the
+// request arrives: a request whose body was still coming at SIGTERM is
+// answered during the drain too.
 func (s *Server) closeWhileDraining(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.stopping() {
-			w.Header().Set("Connection", "close")
-		}
-		h.ServeHTTP(w, r)
+		h.ServeHTTP(&drainWriter{ResponseWriter: w, s: s}, r)
 	})
+}
+
+// drainWriter adds Connection: close to the answer's header when it is
+// written during the drain.
+type drainWriter struct {
+	http.ResponseWriter
+	s       *Server
+	written bool
+}
+
+func (w *drainWriter) WriteHeader(code int) {
+	if !w.written && w.s.stopping() {
+		w.Header().Set("Connection", "close")
+	}
+	w.written = true
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *drainWriter) Write(b []byte) (int, error) {
+	if !w.written {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(b)
 }
 
 func namespaceMeta() *metav1.PartialObjectMetadata {

@@ -120,6 +120,11 @@ func Start() (*Cluster, error) {
 	return c, nil
 }
 
+// ShutdownDrain is the webhook's --shutdown-drain in the tests: shorter than
+// the shipped 10s so that restarts stay quick, long enough for
+// TestGracefulShutdownUnderLoad to act during it.
+const ShutdownDrain = 3 * time.Second
+
 // StartWebhook runs `platform-webhook serve` with the given config file on
 // free loopback ports and, the first time, an empty cert folder (so the
 // server generates its self-signed pair), and waits until /readyz answers 200.
@@ -153,6 +158,7 @@ func (c *Cluster) StartWebhook(configPath string) error {
 		"--cert-dir", certDir,
 		"--health-addr", c.healthAddr,
 		"--metrics-addr", c.metricsAddr,
+		"--shutdown-drain", ShutdownDrain.String(),
 	)
 	if err != nil {
 		return err
