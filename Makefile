@@ -5,7 +5,7 @@ BIN := bin/platform-webhook
 # The release build flags; the Dockerfile uses the same.
 GOBUILD := CGO_ENABLED=0 go build -trimpath -ldflags "-s -w"
 
-.PHONY: help build test test-unit test-e2e controlplane demo fuzz fuzz-short lint image bench bench-smoke bench-report
+.PHONY: help build test test-unit test-e2e controlplane demo fuzz fuzz-short lint image bench bench-smoke bench-report soak
 
 # How long `make fuzz` runs each fuzz target; `make test` runs each for FUZZTIME_SHORT.
 FUZZTIME ?= 1m
@@ -52,7 +52,15 @@ controlplane: ## Build etcd, kube-apiserver, kubectl and the CRDs once into the 
 
 test-e2e: controlplane ## End-to-end tests: a real kube-apiserver and etcd, kubectl output checked word for word.
 	KUBEBUILDER_ASSETS="$$(test/tools/controlplane.sh)" PLATFORM_WEBHOOK_CRDS="$$(test/tools/controlplane.sh crds)" \
-	  PLATFORM_WEBHOOK_E2E=1 go test -count=1 -timeout 20m ./test/e2e/... ./test/manifests/...
+	  PLATFORM_WEBHOOK_E2E=1 go test -count=1 -timeout 20m ./test/e2e/... ./test/manifests/... ./test/faults/...
+
+# The soak's round: the shipped preStop (5s) and --shutdown-drain (10s).
+SOAK_FLAGS ?= PLATFORM_WEBHOOK_FAULT_ROLLOUTS=30 PLATFORM_WEBHOOK_FAULT_ROTATIONS=30 PLATFORM_WEBHOOK_FAULT_KILLS=5 \
+  PLATFORM_WEBHOOK_FAULT_DRAIN=10s PLATFORM_WEBHOOK_FAULT_PRESTOP=5s
+
+soak: controlplane ## The fault test, long: 30 rollouts and 30 certificate rotations under load, 5 kills (about 15 minutes; RELIABILITY.md).
+	KUBEBUILDER_ASSETS="$$(test/tools/controlplane.sh)" PLATFORM_WEBHOOK_CRDS="$$(test/tools/controlplane.sh crds)" \
+	  PLATFORM_WEBHOOK_E2E=1 $(SOAK_FLAGS) go test -count=1 -v -run TestNoAdmissionLost -timeout 60m ./test/faults/ | grep -E '^(=== RUN|--- |\s+faults_test|ok|FAIL|PASS)'
 
 demo: controlplane ## Start a local control plane and the webhook, apply examples/ with kubectl, show what a user sees.
 	KUBEBUILDER_ASSETS="$$(test/tools/controlplane.sh)" PLATFORM_WEBHOOK_CRDS="$$(test/tools/controlplane.sh crds)" \
