@@ -12,7 +12,7 @@ FUZZTIME ?= 1m
 FUZZTIME_SHORT ?= 2s
 
 help: ## List the targets.
-	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
 
 build: ## Build the static binary into bin/ (same flags as the Dockerfile).
 	$(GOBUILD) -o $(BIN) ./cmd/platform-webhook
