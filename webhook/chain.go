@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"slices"
+	"strconv"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -39,6 +40,9 @@ type Chain[T Object] struct {
 	// policy per webhook): with Mutators, what Request.EnforcedMutators
 	// is made from.
 	MutatorsElsewhere []string
+	// Loading, when set, names the kinds the look-ups read whose informers
+	// are starting (KindFollower.Loading): denials then say to retry.
+	Loading func() []string
 }
 
 // Decision is what a chain decided about one object.
@@ -205,8 +209,27 @@ func (c *Chain[T]) Validate(ctx context.Context, req policies.Request, obj T) De
 			d.existing(ctx, name, mode, existing)
 		}
 		if len(denied) > 0 {
-			d.deny(ctx, name, mode, denied)
+			d.deny(ctx, name, mode, stillLoading(c.Loading, denied))
 		}
 	}
 	return d
+}
+
+// stillLoading replaces denials made while kinds the look-ups read are still
+// loading (their CRDs just installed, the informers not synced) with one
+// that says so: "does not exist" may only mean "not seen yet".
+func stillLoading(loading func() []string, denied []policies.Violation) []policies.Violation {
+	if loading == nil {
+		return denied
+	}
+	kinds := loading()
+	if len(kinds) == 0 {
+		return denied
+	}
+	quoted := make([]string, len(kinds))
+	for i, k := range kinds {
+		quoted[i] = strconv.Quote(k)
+	}
+	return []policies.Violation{{Detail: "the webhook is still loading " + strings.Join(quoted, ", ") +
+		", installed moments ago: retry in a few seconds"}}
 }

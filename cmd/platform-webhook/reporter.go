@@ -12,7 +12,6 @@ import (
 
 	openreportsv1alpha1 "github.com/openreports/reports-api/apis/openreports.io/v1alpha1"
 	"github.com/spf13/pflag"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	toolscache "k8s.io/client-go/tools/cache"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -23,24 +22,30 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/flux-infra/platform-webhook/webhook"
 	"github.com/flux-infra/platform-webhook/webhook/config"
 	"github.com/flux-infra/platform-webhook/webhook/report"
 )
 
 // watched are the kinds whose changes make the reporter run again (their
-// metadata only is cached: the run itself lists in pages).
-var watched = []metav1.TypeMeta{
-	{APIVersion: "v1", Kind: "Namespace"},
-	{APIVersion: "v1", Kind: "Pod"},
-	{APIVersion: "helm.toolkit.fluxcd.io/v2", Kind: "HelmRelease"},
-	{APIVersion: "kustomize.toolkit.fluxcd.io/v1", Kind: "Kustomization"},
-	{APIVersion: "networking.istio.io/v1", Kind: "VirtualService"},
-	{APIVersion: "networking.istio.io/v1", Kind: "Gateway"},
-	{APIVersion: "gateway.networking.k8s.io/v1", Kind: "Gateway"},
-	{APIVersion: "gateway.networking.k8s.io/v1", Kind: "HTTPRoute"},
-	{APIVersion: "gateway.networking.k8s.io/v1", Kind: "GRPCRoute"},
-	{APIVersion: "gateway.networking.k8s.io/v1", Kind: "TLSRoute"},
-	{APIVersion: "gateway.networking.k8s.io/v1", Kind: "ListenerSet"},
+// metadata only is cached: the run itself lists in pages), with the CRD of
+// each custom kind: those are watched while their CRD exists, from whenever
+// it is installed (webhook.KindFollower).
+var watched = []struct {
+	metav1.TypeMeta
+	crd string
+}{
+	{metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"}, ""},
+	{metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"}, ""},
+	{metav1.TypeMeta{APIVersion: "helm.toolkit.fluxcd.io/v2", Kind: "HelmRelease"}, "helmreleases.helm.toolkit.fluxcd.io"},
+	{metav1.TypeMeta{APIVersion: "kustomize.toolkit.fluxcd.io/v1", Kind: "Kustomization"}, "kustomizations.kustomize.toolkit.fluxcd.io"},
+	{metav1.TypeMeta{APIVersion: "networking.istio.io/v1", Kind: "VirtualService"}, "virtualservices.networking.istio.io"},
+	{metav1.TypeMeta{APIVersion: "networking.istio.io/v1", Kind: "Gateway"}, "gateways.networking.istio.io"},
+	{metav1.TypeMeta{APIVersion: "gateway.networking.k8s.io/v1", Kind: "Gateway"}, "gateways.gateway.networking.k8s.io"},
+	{metav1.TypeMeta{APIVersion: "gateway.networking.k8s.io/v1", Kind: "HTTPRoute"}, "httproutes.gateway.networking.k8s.io"},
+	{metav1.TypeMeta{APIVersion: "gateway.networking.k8s.io/v1", Kind: "GRPCRoute"}, "grpcroutes.gateway.networking.k8s.io"},
+	{metav1.TypeMeta{APIVersion: "gateway.networking.k8s.io/v1", Kind: "TLSRoute"}, "tlsroutes.gateway.networking.k8s.io"},
+	{metav1.TypeMeta{APIVersion: "gateway.networking.k8s.io/v1", Kind: "ListenerSet"}, "listenersets.gateway.networking.k8s.io"},
 }
 
 // reporter keeps report's findings in the cluster as OpenReports, with
@@ -97,25 +102,16 @@ func reporter(args []string) error {
 	}
 	ctx := ctrl.SetupSignalHandler()
 	changes := newChangeSet()
-	for _, tm := range watched {
-		obj := &metav1.PartialObjectMetadata{TypeMeta: tm}
-		inf, err := mgr.GetCache().GetInformer(ctx, obj, cache.BlockUntilSynced(false))
-		if meta.IsNoMatchError(err) {
-			continue // Flux or Istio not installed: nothing of that kind to report
-		}
-		if err != nil {
-			return fmt.Errorf("%s informer: %w", strings.ToLower(tm.Kind), err)
-		}
+	var kinds []webhook.Kind
+	for _, w := range watched {
+		obj := &metav1.PartialObjectMetadata{TypeMeta: w.TypeMeta}
 		// A namespaced object changes its namespace's Report; a Namespace
 		// (its mode and injection labels) or a Gateway (the hosts it grants
 		// to any namespace) may change any.
 		// A route or ListenerSet may own a hostname another namespace's
 		// route uses: any namespace's findings may change.
-		whole := tm.Kind != "Pod" && tm.Kind != "HelmRelease" && tm.Kind != "Kustomization" && tm.Kind != "VirtualService"
+		whole := w.Kind != "Pod" && w.Kind != "HelmRelease" && w.Kind != "Kustomization" && w.Kind != "VirtualService"
 		note := func(o any) {
-			if tomb, ok := o.(toolscache.DeletedFinalStateUnknown); ok {
-				o = tomb.Obj
-			}
 			m, ok := o.(metav1.Object)
 			if !ok || whole {
 				changes.add("")
@@ -123,11 +119,31 @@ func reporter(args []string) error {
 			}
 			changes.add(m.GetNamespace())
 		}
+		if w.crd != "" {
+			kinds = append(kinds, webhook.Kind{CRD: w.crd, Object: obj, Set: note, Remove: note})
+			continue
+		}
+		inf, err := mgr.GetCache().GetInformer(ctx, obj, cache.BlockUntilSynced(false))
+		if err != nil {
+			return fmt.Errorf("%s informer: %w", strings.ToLower(w.Kind), err)
+		}
 		if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-			AddFunc: note, UpdateFunc: func(_, o any) { note(o) }, DeleteFunc: note,
+			AddFunc: note, UpdateFunc: func(_, o any) { note(o) },
+			DeleteFunc: func(o any) {
+				if tomb, ok := o.(toolscache.DeletedFinalStateUnknown); ok {
+					o = tomb.Obj
+				}
+				note(o)
+			},
 		}); err != nil {
 			return err
 		}
+	}
+	// Flux, Istio or the Gateway API installed before or after the reporter:
+	// their kinds are watched from then on (a new kind's objects, listed,
+	// make a run).
+	if _, err := webhook.NewKindFollower(webhook.NewMetrics(metrics.Registry), kinds...).Watch()(ctx, mgr.GetCache()); err != nil {
+		return err
 	}
 	r := &report.Reporter{Reader: mgr.GetAPIReader(), Writer: mgr.GetClient(), Config: cfg, Gauge: report.NewFindingsGauge(metrics.Registry)}
 	// A RunnableFunc runs only on the elected leader.

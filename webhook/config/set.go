@@ -29,6 +29,8 @@ type Set struct {
 	GRPCRoutes   *webhook.Chain[*gatewayv1.GRPCRoute]
 	TLSRoutes    *webhook.Chain[*gatewayv1.TLSRoute]
 	ListenerSets *webhook.Chain[*gatewayv1.ListenerSet]
+	// Metrics is what Build was given (the KindFollower's gauge).
+	Metrics *webhook.Metrics
 }
 
 // Build makes the policy set; metrics may be nil.
@@ -37,6 +39,7 @@ func (c *Config) Build(metrics *webhook.Metrics) Set {
 	flux := policies.NewFluxPlacement(c.Policies.FluxPlacement.FluxPlacementConfig)
 	gatewayHosts := policies.NewGatewayHosts(c.Policies.GatewayHosts.GatewayHostsConfig)
 	return Set{
+		Metrics: metrics,
 		Pods: &webhook.Chain[*corev1.Pod]{
 			Mutators: []policies.Mutator[*corev1.Pod]{
 				// job-proxy first: image-rewrite then mirrors the image of

@@ -188,7 +188,7 @@ func inNamespace(ctx context.Context, l lister, r *review.Reviewer, cfg *config.
 			if gvk == podGVK {
 				kind, name, owner = owners.of(o)
 			}
-			for _, w := range e.Warnings {
+			for _, w := range e.Findings {
 				policy, result, msg := parseLine(w)
 				if policy == "" {
 					continue // not a policy's line (the warnings' "N more" cut)

@@ -47,6 +47,9 @@ type Entry struct {
 	// it is, "DIR (kustomize build)" for a kustomize folder,
 	// "Kustomization NAMESPACE/NAME: FILE" for what Flux would apply.
 	Source string `json:"source"`
+	// Findings are the warnings whole, before the admission limits cut
+	// Warnings (256 characters each, 4 KiB together): report reads these.
+	Findings []string `json:"-"`
 }
 
 // Reviewer holds the policies and the cluster context.
@@ -207,7 +210,7 @@ func (r *Reviewer) Review(ctx context.Context, doc Document) (Entry, error) {
 	d := r.Set.Pods.Mutate(ctx, req, pod)
 	d.Merge(r.Set.Pods.Validate(ctx, req, pod))
 
-	e.Allowed, e.Message, e.Warnings = d.Allowed(), d.Message(), webhook.LimitWarnings(d.Warnings)
+	e.Allowed, e.Message, e.Warnings, e.Findings = d.Allowed(), d.Message(), webhook.LimitWarnings(d.Warnings), d.Warnings
 	if e.Warnings == nil {
 		e.Warnings = []string{}
 	}
@@ -273,7 +276,7 @@ func validated[T webhook.Object](ctx context.Context, e Entry, doc Document, req
 		return e, fmt.Errorf("%s: not a valid %s: %s", doc.Source, e.Kind, err)
 	}
 	d := chain.Validate(ctx, req, obj)
-	e.Allowed, e.Message = d.Allowed(), d.Message()
+	e.Allowed, e.Message, e.Findings = d.Allowed(), d.Message(), d.Warnings
 	if w := webhook.LimitWarnings(d.Warnings); w != nil {
 		e.Warnings = w
 	}
