@@ -58,7 +58,7 @@ test-e2e: controlplane ## End-to-end tests: a real kube-apiserver and etcd, kube
 SOAK_FLAGS ?= PLATFORM_WEBHOOK_FAULT_ROLLOUTS=30 PLATFORM_WEBHOOK_FAULT_ROTATIONS=30 PLATFORM_WEBHOOK_FAULT_KILLS=5 \
   PLATFORM_WEBHOOK_FAULT_DRAIN=10s PLATFORM_WEBHOOK_FAULT_PRESTOP=5s
 
-soak: controlplane ## The fault test, long: 30 rollouts and 30 certificate rotations under load, 5 kills (about 15 minutes; RELIABILITY.md).
+soak: controlplane ## The fault test, long: 30 rollouts and 30 certificate rotations under load, 5 kills (about 10 minutes; RELIABILITY.md).
 	KUBEBUILDER_ASSETS="$$(test/tools/controlplane.sh)" PLATFORM_WEBHOOK_CRDS="$$(test/tools/controlplane.sh crds)" \
 	  PLATFORM_WEBHOOK_E2E=1 $(SOAK_FLAGS) go test -count=1 -v -run TestNoAdmissionLost -timeout 60m ./test/faults/ | grep -E '^(=== RUN|--- |\s+faults_test|ok|FAIL|PASS)'
 
