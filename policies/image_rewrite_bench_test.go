@@ -13,9 +13,12 @@ import (
 // config the benchmark corpus was recorded for.
 func benchImageConfig() ImageConfig {
 	return ImageConfig{
-		Registry:          corpus.Mirror,
-		Prefixes:          map[string]string{"docker.io": "docker-hub"},
-		ExcludeNamespaces: []string{"kube-system"},
+		Registry: corpus.Mirror,
+		Prefixes: map[string]string{"docker.io": "docker-hub", "ghcr.io": "ghcr.io", "public.ecr.aws": "public.ecr.aws",
+			"quay.io": "quay.io", "registry.k8s.io": "registry.k8s.io"},
+		Aliases:            map[string]string{"mirror.gcr.io": "docker.io", "k8s.gcr.io": "registry.k8s.io"},
+		UnlistedRegistries: UnlistedDeny,
+		ExcludeNamespaces:  []string{"kube-system"},
 	}
 }
 
