@@ -84,9 +84,18 @@ func TestGatewayAPICRDsInstalledLater(t *testing.T) {
 			t.Errorf("round %d: %s before routes were enforced, want seconds", round, took)
 		}
 
-		_, errOut, err := cluster.Kubectl(apiRoute("e2e-late-b", "steal", "www.a.example.com"), "apply", "-f", "-")
 		want := `Error from server (Forbidden): error when creating "STDIN": admission webhook "gateway-hosts.flux-infra.io" denied the request: ` +
 			`[gateway-hosts] spec.hostnames[0]: hostname "www.a.example.com" is not usable by namespace "e2e-late-b" on gateway "istio-ingress/public-api" (allowed for e2e-late-b: "*.apps.example.com")` + "\n"
+		// Until every Gateway API kind's informer has synced, a denial says
+		// to retry ("the webhook is still loading ..."): wait for the real one.
+		waitForWebhookGateways(t, apiRoute("e2e-late-b", "steal", "www.a.example.com"), "every Gateway API kind",
+			func(err error, stderr string) bool {
+				if err != nil && stderr != want && !strings.Contains(stderr, "the webhook is still loading") {
+					t.Logf("round %d: while loading: %s", round, stderr)
+				}
+				return err != nil && stderr == want
+			})
+		_, errOut, err := cluster.Kubectl(apiRoute("e2e-late-b", "steal", "www.a.example.com"), "apply", "-f", "-")
 		if err == nil || errOut != want {
 			t.Errorf("round %d: another tenant's hostname: err %v\nstderr: %s\nwant:   %s", round, err, errOut, want)
 		}
