@@ -90,7 +90,9 @@ func (f *KindFollower) Watch() Watch {
 				return nil, fmt.Errorf("%s informer: %w", k.CRD, err)
 			}
 			f.set(k.CRD, kindWatching)
-			synced = append(synced, reg.HasSynced)
+			crd := k.CRD
+			// A kind whose CRD is deleted later no longer counts.
+			synced = append(synced, func() bool { return f.absent(crd) || reg.HasSynced() })
 		}
 		log.Info("watching kinds", "kinds", f.watching())
 		crds := &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: "apiextensions.k8s.io/v1", Kind: "CustomResourceDefinition"}}
@@ -255,6 +257,12 @@ func (f *KindFollower) set(crd string, s kindState) {
 	f.state[crd] = s
 	f.mu.Unlock()
 	f.metrics.watchedKind(crd, s == kindWatching)
+}
+
+func (f *KindFollower) absent(crd string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.state[crd] == kindAbsent
 }
 
 // watching lists the CRDs whose kinds are watched, sorted.

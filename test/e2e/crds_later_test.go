@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/flux-infra/platform-webhook/test/e2e/harness"
 )
 
 // gatewayAPICRDs are the Gateway API's own CRDs, from its Go module (the
@@ -41,6 +43,16 @@ func TestGatewayAPICRDsInstalledLater(t *testing.T) {
 	}
 	// Whatever happens, the other tests get the CRDs back.
 	t.Cleanup(func() { cluster.Kubectl("", crdArgs("apply", crds)...) })
+	// The running webhook watched them since its start: it stops watching,
+	// and stays ready.
+	for deadline := time.Now().Add(15 * time.Second); !strings.Contains(cluster.Log(), `"stopped watching a deleted kind","crd":"httproutes.gateway.networking.k8s.io"`); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the webhook does not log that it stopped watching HTTPRoutes:\n%s", tail(cluster.Log(), 2000))
+		}
+	}
+	if code, body, err := harness.Readyz(cluster.HealthAddr()); err != nil || code != 200 {
+		t.Errorf("not ready after the Gateway API CRDs were deleted: %d %v\n%s", code, err, body)
+	}
 	cluster.StopWebhook()
 	if err := cluster.StartWebhook(cluster.ConfigPath()); err != nil {
 		t.Fatal(err)
