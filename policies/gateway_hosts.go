@@ -31,22 +31,17 @@ import (
 // A Gateway lives in one of the gateway namespaces: a tenant's Gateway could
 // select the shared ingress pods. A change that unbinds hosts of existing
 // VirtualServices is allowed with a warning that names them.
+//
+// The same policy covers the Gateway API (gateway_hosts_gatewayapi.go).
+// Both APIs decide through the host-ownership core (gateway_hosts_core.go):
+// Istio's server hosts are its grants (istioGrant, indexed in GatewayIndex),
+// a VirtualService's hosts its claims.
 type GatewayHostsPolicy struct {
 	cfg               GatewayHostsConfig
 	gatewayNamespaces map[string]bool
 	// gatewayNamespacesList is the sorted, quoted list of gateway namespaces.
 	gatewayNamespacesList string
 }
-
-// Caps that keep messages short however many hosts and Gateways there are.
-const (
-	// gatewayHostsListed is how many hosts or Gateways a message lists
-	// before "and N more".
-	gatewayHostsListed = 5
-	// gatewayHostsWarned is how many VirtualServices a Gateway change warns
-	// about one by one before one line counts the others.
-	gatewayHostsWarned = 10
-)
 
 // NewGatewayHosts returns the gateway-hosts policy for cfg (defaulted).
 func NewGatewayHosts(cfg GatewayHostsConfig) *GatewayHostsPolicy {
@@ -61,28 +56,30 @@ func NewGatewayHosts(cfg GatewayHostsConfig) *GatewayHostsPolicy {
 
 // VirtualServices is the policy as a VirtualService validator.
 func (p *GatewayHostsPolicy) VirtualServices() Validator[*istionetworkingv1.VirtualService] {
-	return gatewayHostsVirtualServices{p}
+	return validatorFunc[*istionetworkingv1.VirtualService](p.validateVirtualService)
 }
 
 // Gateways is the policy as a Gateway validator; it is also a Warner.
 func (p *GatewayHostsPolicy) Gateways() Validator[*istionetworkingv1.Gateway] {
-	return gatewayHostsGateways{p}
+	return gatewayValidator[istionetworkingv1.Gateway, *istionetworkingv1.Gateway]{p: p, terms: istioTerms(), lost: p.unboundHosts}
 }
 
-type gatewayHostsVirtualServices struct{ p *GatewayHostsPolicy }
+// validatorFunc is one of the policy's checks as a Validator.
+type validatorFunc[T any] func(Request, T) []Violation
 
 // Name returns "gateway-hosts".
-func (gatewayHostsVirtualServices) Name() string { return GatewayHosts }
+func (validatorFunc[T]) Name() string { return GatewayHosts }
 
-// Validate checks a VirtualService: its gateways exist, the Gateways
-// authorize its hosts for its namespace, and, bound to the mesh, it claims
-// no other namespace's hosts. Violations are in field order: the gateways,
-// then each host.
-func (v gatewayHostsVirtualServices) Validate(req Request, vs *istionetworkingv1.VirtualService) []Violation {
+func (f validatorFunc[T]) Validate(req Request, obj T) []Violation { return f(req, obj) }
+
+// validateVirtualService checks a VirtualService: its gateways exist, the
+// Gateways authorize its hosts for its namespace, and, bound to the mesh, it
+// claims no other namespace's hosts. Violations are in field order: the
+// gateways, then each host.
+func (p *GatewayHostsPolicy) validateVirtualService(req Request, vs *istionetworkingv1.VirtualService) []Violation {
 	if vs == nil {
 		return nil
 	}
-	p := v.p
 	ns := req.Namespace
 	if ns == "" {
 		ns = namespaceOrDefault(vs.Namespace)
@@ -126,9 +123,8 @@ func (v gatewayHostsVirtualServices) Validate(req Request, vs *istionetworkingv1
 				continue
 			}
 			first, total := g.gw.allowed(ns, p.cfg.RequireExplicitNamespace, gatewayHostsListed)
-			violations = append(violations, Violationf(field,
-				"host %q is not authorized for namespace %q on gateway %q (allowed for %s: %s)",
-				h, ns, g.ref, ns, quoteList(first, len(first), total)))
+			c := hostClaim{field: field, written: h, host: host, ns: ns, gateway: g.ref}
+			violations = append(violations, istioTerms().notAllowed(c, first, total))
 		}
 	}
 	return violations
@@ -230,52 +226,17 @@ func serviceHostNamespace(host string) (ns string, all, isService bool) {
 	return "", false, false // "team-b.svc.cluster.local": a namespace, not a service
 }
 
-type gatewayHostsGateways struct{ p *GatewayHostsPolicy }
-
-// Name returns "gateway-hosts".
-func (gatewayHostsGateways) Name() string { return GatewayHosts }
-
-// Validate checks that a Gateway is in a gateway namespace.
-func (v gatewayHostsGateways) Validate(req Request, gw *istionetworkingv1.Gateway) []Violation {
-	if gw == nil {
-		return nil
-	}
-	ns := req.Namespace
-	if ns == "" {
-		ns = namespaceOrDefault(gw.Namespace)
-	}
-	if v.p.gatewayNamespaces[ns] {
-		return nil
-	}
-	return []Violation{Violationf("metadata.namespace",
-		"a Gateway in namespace %q could select the shared ingress pods and serve any host (allowed: Gateways in %s, where the platform team authorizes your hosts as %q)",
-		ns, v.p.gatewayNamespacesList, ns+"/<host>")}
-}
-
-// Warn names the existing VirtualServices a Gateway change unbinds hosts of:
-// hosts the Gateway as known (the informer cache, or --context) authorized
-// for their namespace, and the changed Gateway no longer does.
-func (v gatewayHostsGateways) Warn(req Request, gw *istionetworkingv1.Gateway) []string {
-	if gw == nil {
-		return nil
-	}
-	ns := req.Namespace
-	if ns == "" {
-		ns = namespaceOrDefault(gw.Namespace)
-	}
-	name := gw.Name
-	if name == "" {
-		name = req.Name
-	}
+// unboundHosts adds to w the hosts of the VirtualServices bound to the
+// Gateway ns/name that it authorized for their namespace and gw no longer
+// does.
+func (p *GatewayHostsPolicy) unboundHosts(req Request, gw *istionetworkingv1.Gateway, ns, name string, w *lostHosts) {
 	key := ns + "/" + name
 	before := req.Gateways.gateway(key)
 	if before == nil {
-		return nil
+		return
 	}
 	after := parseGateway(ns, name, gw)
-	explicit := v.p.cfg.RequireExplicitNamespace
-	var warnings []string
-	more := 0
+	explicit := p.cfg.RequireExplicitNamespace
 	for _, vs := range req.Gateways.boundTo(key) {
 		var lost []string
 		for _, h := range vs.hosts {
@@ -284,39 +245,6 @@ func (v gatewayHostsGateways) Warn(req Request, gw *istionetworkingv1.Gateway) [
 				lost = append(lost, h)
 			}
 		}
-		if len(lost) == 0 {
-			continue
-		}
-		if len(warnings) == gatewayHostsWarned {
-			more++
-			continue
-		}
-		warnings = append(warnings, fmt.Sprintf("this change unbinds %s of VirtualService %q (no longer authorized for %s)",
-			quoteList(lost, 3, len(lost)), vs.namespace+"/"+vs.name, vs.namespace))
+		w.add("VirtualService", vs.namespace, vs.name, lost)
 	}
-	if more > 0 {
-		warnings = append(warnings, fmt.Sprintf("this change unbinds hosts of %d more VirtualServices", more))
-	}
-	return warnings
-}
-
-// quoteList quotes the first max of items, which are the first of total,
-// joined with ", ", and says how many more there are: `"a", "b" and 3 more`,
-// or "none".
-func quoteList(items []string, max, total int) string {
-	if total == 0 {
-		return "none"
-	}
-	if len(items) > max {
-		items = items[:max]
-	}
-	quoted := make([]string, len(items))
-	for i, s := range items {
-		quoted[i] = fmt.Sprintf("%q", s)
-	}
-	out := strings.Join(quoted, ", ")
-	if rest := total - len(items); rest > 0 {
-		out += fmt.Sprintf(" and %d more", rest)
-	}
-	return out
 }

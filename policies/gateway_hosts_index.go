@@ -124,13 +124,20 @@ func (x *GatewayIndex) DeleteVirtualService(namespace, name string) {
 }
 
 func (x *GatewayIndex) unbind(vsKey string) {
-	for _, gw := range x.refs[vsKey] {
-		delete(x.bound[gw], vsKey)
-		if len(x.bound[gw]) == 0 {
-			delete(x.bound, gw)
+	unlink(x.bound, x.refs[vsKey], vsKey)
+	delete(x.refs, vsKey)
+}
+
+// unlink removes item from the sets of m under keys, and the sets it leaves
+// empty: both indexes keep reverse maps ("gateway" -> objects) so that a
+// look-up costs the same however many objects there are.
+func unlink[V any](m map[string]map[string]V, keys []string, item string) {
+	for _, k := range keys {
+		delete(m[k], item)
+		if len(m[k]) == 0 {
+			delete(m, k)
 		}
 	}
-	delete(x.refs, vsKey)
 }
 
 // gateway is the Gateway "namespace/name", or nil when it does not exist.
@@ -197,11 +204,8 @@ type gatewayAuth struct {
 	hosts           map[string]*hostSet
 }
 
-// parseGateway reads the hosts of every server of a Gateway in Istio's
-// syntax: "ns/host" authorizes namespace ns, "./host" the Gateway's own
-// namespace, "*/host" and a bare "host" any namespace. The host part may be
-// "*" (every host) or start with "*." (a wildcard). Hosts that are not in
-// this form are left out (Istio's own validation refuses them).
+// parseGateway reads the hosts of every server of a Gateway (istioGrant)
+// into one hostSet per audience: a namespace, or anyNamespace.
 func parseGateway(namespace, name string, gw *istionetworkingv1.Gateway) *gatewayAuth {
 	g := &gatewayAuth{namespace: namespace, name: name, hosts: map[string]*hostSet{}}
 	for _, server := range gw.Spec.Servers {
@@ -209,15 +213,13 @@ func parseGateway(namespace, name string, gw *istionetworkingv1.Gateway) *gatewa
 			continue
 		}
 		for _, h := range server.Hosts {
-			ns, dns, found := strings.Cut(h, "/")
-			if !found {
-				ns, dns = anyNamespace, h
-			}
-			if ns == "." {
-				ns = namespace
-			}
-			if ns == "" || dns == "" || strings.Contains(dns, "/") {
+			audience, dns, ok := istioGrant(h, namespace)
+			if !ok {
 				continue
+			}
+			ns := audience.namespace
+			if audience.from == fromAny {
+				ns = anyNamespace
 			}
 			set := g.hosts[ns]
 			if set == nil {
@@ -233,18 +235,43 @@ func parseGateway(namespace, name string, gw *istionetworkingv1.Gateway) *gatewa
 	return g
 }
 
+// istioGrant reads a Gateway host in Istio's syntax as the core's audience
+// and host: "ns/host" is for namespace ns, "./host" for the Gateway's own
+// namespace, "*/host" and a bare "host" for any namespace. The host part may
+// be "*" (every host) or start with "*." (a wildcard). A host not in this
+// form is not a grant (Istio's own validation refuses it).
+func istioGrant(h, gatewayNS string) (audience hostAudience, host string, ok bool) {
+	ns, host, found := strings.Cut(h, "/")
+	if !found {
+		ns, host = anyNamespace, h
+	}
+	if ns == "." {
+		ns = gatewayNS
+	}
+	switch {
+	case ns == "" || host == "" || strings.Contains(host, "/"):
+		return hostAudience{}, "", false
+	case ns == anyNamespace:
+		return hostAudience{from: fromAny}, host, true
+	}
+	return hostAudience{from: fromNamespace, namespace: ns}, host, true
+}
+
 // authorizes reports whether namespace ns may bind host on the Gateway.
-// With requireExplicit, hosts without a namespace are the Gateway's own
-// namespace's only.
 func (g *gatewayAuth) authorizes(ns string, host hostName, requireExplicit bool) bool {
 	if g.hosts[ns].covers(host) {
 		return true
 	}
-	return g.anyNamespaceFor(ns, requireExplicit) && g.hosts[anyNamespace].covers(host)
+	return g.anyNamespace(requireExplicit).admits(ns, nil) && g.hosts[anyNamespace].covers(host)
 }
 
-func (g *gatewayAuth) anyNamespaceFor(ns string, requireExplicit bool) bool {
-	return !requireExplicit || ns == g.namespace
+// anyNamespace is the audience of the hosts without a namespace: every
+// namespace, or with requireExplicit the Gateway's own only (as "./host").
+func (g *gatewayAuth) anyNamespace(requireExplicit bool) hostAudience {
+	if requireExplicit {
+		return hostAudience{from: fromNamespace, namespace: g.namespace}
+	}
+	return hostAudience{from: fromAny}
 }
 
 // allowed is what namespace ns may bind on the Gateway: the first max hosts
@@ -253,7 +280,7 @@ func (g *gatewayAuth) anyNamespaceFor(ns string, requireExplicit bool) bool {
 func (g *gatewayAuth) allowed(ns string, requireExplicit bool, max int) (first []string, total int) {
 	own := g.hosts[ns]
 	var any *hostSet
-	if ns != anyNamespace && g.anyNamespaceFor(ns, requireExplicit) {
+	if ns != anyNamespace && g.anyNamespace(requireExplicit).admits(ns, nil) {
 		any = g.hosts[anyNamespace]
 	}
 	a, b := own.list(), any.list()
@@ -277,136 +304,6 @@ func (g *gatewayAuth) allowed(ns string, requireExplicit bool, max int) (first [
 		first = append(first, next.String())
 	}
 	return first, total
-}
-
-// hostName is a host, lower case: "*" (every host), a wildcard
-// "*.a.example.com" or an exact name.
-type hostName struct {
-	all      bool
-	wildcard bool
-	name     string // without the "*." of a wildcard; "" for "*"
-}
-
-func parseHost(h string) hostName {
-	h = strings.ToLower(h)
-	switch {
-	case h == "*":
-		return hostName{all: true}
-	case strings.HasPrefix(h, "*."):
-		return hostName{wildcard: true, name: h[2:]}
-	}
-	return hostName{name: h}
-}
-
-func (h hostName) String() string {
-	switch {
-	case h.all:
-		return "*"
-	case h.wildcard:
-		return "*." + h.name
-	}
-	return h.name
-}
-
-// compareHosts is the order hosts are listed in: by name, "*" first, a host
-// before its wildcard ("a.example.com", "*.a.example.com", "b.example.com").
-func compareHosts(a, b hostName) int {
-	if a.all != b.all {
-		if a.all {
-			return -1
-		}
-		return 1
-	}
-	if c := strings.Compare(a.name, b.name); c != 0 {
-		return c
-	}
-	switch {
-	case a.wildcard == b.wildcard:
-		return 0
-	case b.wildcard:
-		return -1
-	}
-	return 1
-}
-
-// hostSet is the hosts one namespace may bind on one Gateway.
-type hostSet struct {
-	all      bool                // "*": every host
-	exact    map[string]struct{} // "shop.a.example.com"
-	wildcard map[string]struct{} // "*.a.example.com", by "a.example.com"
-	sorted   []hostName          // each once, in display order
-}
-
-func (s *hostSet) add(h hostName) {
-	if s.has(h) {
-		return
-	}
-	switch {
-	case h.all:
-		s.all = true
-	case h.wildcard:
-		s.wildcard[h.name] = struct{}{}
-	default:
-		s.exact[h.name] = struct{}{}
-	}
-	s.sorted = append(s.sorted, h)
-}
-
-// has reports whether h itself is in the set (not whether it is covered).
-func (s *hostSet) has(h hostName) bool {
-	if s == nil {
-		return false
-	}
-	var ok bool
-	switch {
-	case h.all:
-		ok = s.all
-	case h.wildcard:
-		_, ok = s.wildcard[h.name]
-	default:
-		_, ok = s.exact[h.name]
-	}
-	return ok
-}
-
-func (s *hostSet) list() []hostName {
-	if s == nil {
-		return nil
-	}
-	return s.sorted
-}
-
-// covers reports whether the set covers every name h stands for, as Istio
-// matches hosts: "*.a.example.com" covers "x.a.example.com",
-// "y.x.a.example.com" and "*.x.a.example.com", not "a.example.com" nor
-// "*.example.com". One map look-up per label of h.
-func (s *hostSet) covers(h hostName) bool {
-	switch {
-	case s == nil:
-		return false
-	case s.all:
-		return true
-	case h.all:
-		return false
-	}
-	name := h.name
-	if h.wildcard {
-		if _, ok := s.wildcard[name]; ok {
-			return true
-		}
-	} else if _, ok := s.exact[name]; ok {
-		return true
-	}
-	for {
-		i := strings.IndexByte(name, '.')
-		if i < 0 {
-			return false
-		}
-		name = name[i+1:]
-		if _, ok := s.wildcard[name]; ok {
-			return true
-		}
-	}
 }
 
 // resolveGatewayRef is the "namespace/name" of a VirtualService's gateway
