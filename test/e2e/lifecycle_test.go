@@ -461,7 +461,7 @@ func TestNotReadyBeforeCachesSync(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer w.Stop()
+	defer w.Stop(30 * time.Second)
 
 	served := false
 	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
@@ -539,7 +539,7 @@ func TestAPIServerDropAndReturn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer w.Stop()
+	defer w.Stop(30 * time.Second)
 	if err := w.WaitReady(30 * time.Second); err != nil {
 		t.Fatal(err)
 	}

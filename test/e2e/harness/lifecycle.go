@@ -3,7 +3,6 @@ package harness
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -85,68 +84,16 @@ func Readyz(addr string) (int, string, error) {
 	return resp.StatusCode, string(b), err
 }
 
-// Webhook is a `platform-webhook serve` process besides the cluster's own,
-// with its own ports, self-signed certificate and log. It is not behind the
-// webhook configurations: tests send it AdmissionReviews directly.
-type Webhook struct {
-	URL        string // https://127.0.0.1:<port>
-	HealthAddr string
-	CertDir    string
-	LogFile    string
-	proc       *process
-}
-
-// StartExtraWebhook starts `platform-webhook serve` with the given
-// kubeconfig and config file. It does not wait for readiness.
-func (c *Cluster) StartExtraWebhook(name, kubeconfig, configPath string) (*Webhook, error) {
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	health, err := freePort()
-	if err != nil {
-		return nil, err
-	}
+// StartExtraWebhook starts `platform-webhook serve` besides the cluster's
+// own, with the given kubeconfig and config file, its own ports and
+// self-signed certificate. It is not behind the webhook configurations:
+// tests send it AdmissionReviews directly. It does not wait for readiness.
+func (c *Cluster) StartExtraWebhook(name, kubeconfig, configPath string) (*Replica, error) {
 	dir := filepath.Join(c.Dir, name)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	w := &Webhook{
-		URL:        fmt.Sprintf("https://127.0.0.1:%d", port),
-		HealthAddr: fmt.Sprintf("127.0.0.1:%d", health),
-		CertDir:    filepath.Join(dir, "certs"),
-		LogFile:    filepath.Join(dir, "webhook.log"),
-	}
-	w.proc, err = startProcess("webhook "+name, w.LogFile, c.Binary, "serve",
-		"--config", configPath,
-		"--kubeconfig", kubeconfig,
-		"--host", "127.0.0.1",
-		"--port", fmt.Sprint(port),
-		"--cert-dir", w.CertDir,
-		"--health-addr", w.HealthAddr,
-		"--metrics-addr", "0",
-	)
-	if err != nil {
-		return nil, err
-	}
-	return w, nil
-}
-
-// WaitReady waits until /readyz answers 200.
-func (w *Webhook) WaitReady(timeout time.Duration) error {
-	return w.proc.waitUntil("ready", timeout, 50*time.Millisecond, func() bool {
-		code, _, err := Readyz(w.HealthAddr)
-		return err == nil && code == http.StatusOK
-	})
-}
-
-// Stop sends SIGTERM and waits for the process to end.
-func (w *Webhook) Stop() { w.proc.stop(30 * time.Second) }
-
-// Log is what the process wrote so far.
-func (w *Webhook) Log() string {
-	b, _ := os.ReadFile(w.LogFile)
-	return string(b)
+	return c.startServe(name, kubeconfig, configPath, filepath.Join(dir, "certs"), filepath.Join(dir, "webhook.log"))
 }
 
 // KubeconfigVia writes a copy of the cluster's kubeconfig whose server is

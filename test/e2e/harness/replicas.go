@@ -12,11 +12,13 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 )
 
-// Replica is one `platform-webhook serve` process of several behind a
-// Service stand-in (the fault tests): its own ports, its own cert folder.
+// Replica is a `platform-webhook serve` process besides the cluster's own:
+// one of several behind a Service stand-in (the fault tests), or one tests
+// talk to directly (StartExtraWebhook). Its own ports, cert folder and log.
 type Replica struct {
 	Name       string
 	Addr       string // host:port of the webhook server
+	URL        string // https://<Addr>
 	HealthAddr string
 	CertDir    string
 	LogFile    string
@@ -28,6 +30,15 @@ type Replica struct {
 // cert-manager's Secret would be mounted), plus args. It does not wait for
 // readiness.
 func (c *Cluster) StartReplica(name, configPath, certDir string, args ...string) (*Replica, error) {
+	dir := filepath.Join(c.Dir, "replicas")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	return c.startServe(name, c.Kubeconfig, configPath, certDir, filepath.Join(dir, name+".log"), args...)
+}
+
+// startServe starts `platform-webhook serve` on free loopback ports.
+func (c *Cluster) startServe(name, kubeconfig, configPath, certDir, logFile string, args ...string) (*Replica, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -36,20 +47,17 @@ func (c *Cluster) StartReplica(name, configPath, certDir string, args ...string)
 	if err != nil {
 		return nil, err
 	}
-	dir := filepath.Join(c.Dir, "replicas")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
-	}
 	r := &Replica{
 		Name:       name,
 		Addr:       fmt.Sprintf("127.0.0.1:%d", port),
 		HealthAddr: fmt.Sprintf("127.0.0.1:%d", health),
 		CertDir:    certDir,
-		LogFile:    filepath.Join(dir, name+".log"),
+		LogFile:    logFile,
 	}
-	r.proc, err = startProcess("replica "+name, r.LogFile, c.Binary, append([]string{"serve",
+	r.URL = "https://" + r.Addr
+	r.proc, err = startProcess("webhook "+name, r.LogFile, c.Binary, append([]string{"serve",
 		"--config", configPath,
-		"--kubeconfig", c.Kubeconfig,
+		"--kubeconfig", kubeconfig,
 		"--host", "127.0.0.1",
 		"--port", fmt.Sprint(port),
 		"--cert-dir", certDir,
