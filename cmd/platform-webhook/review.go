@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 
 	"github.com/go-logr/logr"
 	"github.com/spf13/pflag"
@@ -13,7 +14,12 @@ import (
 	"github.com/flux-infra/platform-webhook/webhook"
 	"github.com/flux-infra/platform-webhook/webhook/config"
 	reviewpkg "github.com/flux-infra/platform-webhook/webhook/review"
+	"github.com/flux-infra/platform-webhook/webhook/review/charts"
 )
+
+// chartTransport carries review's chart requests when set: the tests reach
+// their loopback registries under the names the repositories use.
+var chartTransport *http.Transport
 
 // Exit codes of review: a contract for CI scripts.
 const (
@@ -35,10 +41,13 @@ func review(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	output := fs.StringP("output", "o", "yaml", "output: yaml (objects on stdout, denials and warnings on stderr), json, or github (GitHub Actions annotations)")
 	fluxDir := fs.String("flux", "", "follow the Flux repository from this folder (what flux bootstrap --path points at), as kustomize-controller applies it")
 	repoRoot := fs.String("repo-root", "", "with --flux: the repository's top folder, which spec.path is relative to (default: the git top level of the --flux folder)")
-	vars := fs.StringArray("vars", nil, "with --flux: a ConfigMap or Secret manifest for postBuild.substituteFrom that the cluster holds but the repository does not; repeatable")
+	vars := fs.StringArray("vars", nil, "with --flux: a ConfigMap or Secret manifest for postBuild.substituteFrom (or a HelmRelease's valuesFrom) that the cluster holds but the repository does not; repeatable")
+	noCharts := fs.Bool("no-charts", false, "with --flux: review HelmReleases as objects only, without fetching and rendering their charts")
+	chartCache := fs.String("chart-cache", "", "with --flux: the folder that keeps fetched charts by URL, version and digest, so a second run needs no network (default: platform-webhook/charts in the user's cache folder, else a temporary folder)")
+	kubeVersion := fs.String("kube-version", "", "with --flux: the Kubernetes version charts are rendered for (.Capabilities.KubeVersion; default "+charts.DefaultKubeVersion+")")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: platform-webhook review [--config FILE] [--context PATH]... [--mode enforce|audit] [-o yaml|json|github] PATH...")
-		fmt.Fprintln(stderr, "       platform-webhook review --flux DIR [--repo-root DIR] [--vars FILE]... [--config FILE] [--context PATH]... [--mode enforce|audit] [-o yaml|json|github]")
+		fmt.Fprintln(stderr, "       platform-webhook review --flux DIR [--repo-root DIR] [--vars FILE]... [--no-charts | --chart-cache DIR] [--kube-version V] [--config FILE] [--context PATH]... [--mode enforce|audit] [-o yaml|json|github]")
 		fmt.Fprintln(stderr, "Reviews each object as a CREATE in its namespace, exactly as the server would. PATH may be a file, a folder (built with kustomize when it holds a kustomization.yaml) or - for standard input.")
 		fmt.Fprintln(stderr, "Exit status: 0 all allowed, 1 some denied, 2 bad usage, unreadable input or bad config.")
 		fs.PrintDefaults()
@@ -62,6 +71,10 @@ func review(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return fail("--flux reviews what Flux applies from its folder: give no PATH with it (found %q)", fs.Args())
 	case *fluxDir == "" && (*repoRoot != "" || len(*vars) > 0):
 		return fail("--repo-root and --vars go with --flux")
+	case *fluxDir == "" && (*noCharts || *chartCache != "" || *kubeVersion != ""):
+		return fail("--no-charts, --chart-cache and --kube-version go with --flux")
+	case *noCharts && (*chartCache != "" || *kubeVersion != ""):
+		return fail("--chart-cache and --kube-version render charts: not with --no-charts")
 	}
 	if *output != "yaml" && *output != "json" && *output != "github" {
 		return fail("--output must be yaml, json or github (found %q)", *output)
@@ -83,7 +96,11 @@ func review(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	var docs []reviewpkg.Document
 	if *fluxDir != "" {
-		build, err := reviewpkg.FollowFlux(context.Background(), reviewpkg.FluxOptions{Dir: *fluxDir, RepoRoot: *repoRoot, Vars: *vars})
+		opts := reviewpkg.FluxOptions{Dir: *fluxDir, RepoRoot: *repoRoot, Vars: *vars}
+		if !*noCharts {
+			opts.Charts = &reviewpkg.ChartOptions{CacheDir: *chartCache, KubeVersion: *kubeVersion, Transport: chartTransport}
+		}
+		build, err := reviewpkg.FollowFlux(context.Background(), opts)
 		if err != nil {
 			return fail("%s", err)
 		}

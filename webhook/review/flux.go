@@ -3,7 +3,6 @@ package review
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"fmt"
 	"io/fs"
 	"os"
@@ -28,6 +27,8 @@ import (
 	kustypes "sigs.k8s.io/kustomize/api/types"
 	kfilesys "sigs.k8s.io/kustomize/kyaml/filesys"
 	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/flux-infra/platform-webhook/webhook/review/charts"
 )
 
 // FluxOptions says which Flux repository review --flux follows.
@@ -38,8 +39,12 @@ type FluxOptions struct {
 	// Kustomization's spec.path is read; "" is the git top level of Dir.
 	RepoRoot string
 	// Vars are ConfigMap or Secret manifest files: what the cluster holds for
-	// postBuild.substituteFrom but the repository does not.
+	// postBuild.substituteFrom (and HelmReleases' valuesFrom) but the
+	// repository does not.
 	Vars []string
+	// Charts, when set, renders the HelmReleases reached (see
+	// renderHelmReleases); nil reviews them as objects only (--no-charts).
+	Charts *ChartOptions
 }
 
 // FluxBuild is what Flux would apply: every object, sourced
@@ -47,7 +52,8 @@ type FluxOptions struct {
 type FluxBuild struct {
 	Docs []Document
 	// NotFollowed names each Kustomization whose source is another
-	// repository, with that source: its objects cannot be seen from here.
+	// repository, with that source, and each HelmRelease whose chart is in
+	// one: their objects cannot be seen from here.
 	NotFollowed []string
 }
 
@@ -183,6 +189,20 @@ func FollowFlux(ctx context.Context, opts FluxOptions) (*FluxBuild, error) {
 			}
 			result.Docs = append(result.Docs, b.docs[i])
 		}
+	}
+	if opts.Charts != nil {
+		chartOpts := *opts.Charts
+		chartOpts.RepoRoot, chartOpts.OwnSource = root, own
+		var vars []*unstructured.Unstructured
+		for _, o := range f.store {
+			vars = append(vars, o)
+		}
+		docs, notFollowed, err := renderHelmReleases(ctx, chartOpts, root, result.Docs, vars)
+		if err != nil {
+			return nil, err
+		}
+		result.Docs = docs
+		result.NotFollowed = append(result.NotFollowed, notFollowed...)
 	}
 	return result, nil
 }
@@ -463,8 +483,8 @@ func (f *follower) client(k *unstructured.Unstructured) (client.Client, error) {
 			cm.Namespace = ns
 			objs = append(objs, cm)
 		case "Secret":
-			sec := &corev1.Secret{}
-			if err := secretFrom(o, sec); err != nil {
+			sec, err := charts.SecretFromManifest(o)
+			if err != nil {
 				return nil, fmt.Errorf("Secret %s/%s: %s", ns, o.GetName(), err)
 			}
 			sec.Namespace = ns
@@ -482,26 +502,6 @@ var coreScheme = func() *k8sruntime.Scheme {
 	_ = corev1.AddToScheme(s)
 	return s
 }()
-
-// secretFrom decodes a Secret manifest, data base64 as written and
-// stringData merged in.
-func secretFrom(o *unstructured.Unstructured, sec *corev1.Secret) error {
-	sec.Name = o.GetName()
-	sec.Data = map[string][]byte{}
-	data, _, _ := unstructured.NestedStringMap(o.Object, "data")
-	for k, v := range data {
-		b, err := base64.StdEncoding.DecodeString(v)
-		if err != nil {
-			return fmt.Errorf("data.%s is not base64", k)
-		}
-		sec.Data[k] = b
-	}
-	stringData, _, _ := unstructured.NestedStringMap(o.Object, "stringData")
-	for k, v := range stringData {
-		sec.Data[k] = []byte(v)
-	}
-	return nil
-}
 
 var (
 	varNotSet   = regexp.MustCompile(`variable not set \(strict mode\): "([^"]*)"`)

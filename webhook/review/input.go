@@ -21,6 +21,9 @@ import (
 type Document struct {
 	Source string // "file:line"
 	Object *unstructured.Unstructured
+	// At is the repository file and line a CI annotation points at when
+	// Source is not one ("FILE:LINE"): the HelmRelease of a chart's object.
+	At string
 }
 
 // Read reads every object of the given paths in order: files, folders

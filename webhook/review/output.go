@@ -54,6 +54,9 @@ func WriteGitHub(w io.Writer, entries []Entry) error {
 	denied, warned := 0, 0
 	for _, e := range entries {
 		loc := githubLocation(e.Source)
+		if e.At != "" {
+			loc = githubLocation(e.At)
+		}
 		title := githubProperty(fmt.Sprintf("%s %s/%s", e.Kind, e.Namespace, e.Name))
 		if !e.Allowed {
 			denied++

@@ -47,6 +47,8 @@ type Entry struct {
 	// it is, "DIR (kustomize build)" for a kustomize folder,
 	// "Kustomization NAMESPACE/NAME: FILE" for what Flux would apply.
 	Source string `json:"source"`
+	// At is the Document's At: where -o github annotates.
+	At string `json:"-"`
 	// Findings are the warnings whole, before the admission limits cut
 	// Warnings (256 characters each, 4 KiB together): report reads these.
 	Findings []string `json:"-"`
@@ -167,7 +169,7 @@ func (r *Reviewer) Review(ctx context.Context, doc Document) (Entry, error) {
 	if name == "" {
 		name = obj.GetGenerateName()
 	}
-	e := Entry{Kind: obj.GetKind(), Namespace: ns, Name: name, Allowed: true, Warnings: []string{}, Patch: []gomodjsonpatch.Operation{}, Object: obj.Object, Source: doc.Source}
+	e := Entry{Kind: obj.GetKind(), Namespace: ns, Name: name, Allowed: true, Warnings: []string{}, Patch: []gomodjsonpatch.Operation{}, Object: obj.Object, Source: doc.Source, At: doc.At}
 	req := policies.Request{Operation: "CREATE", Namespace: ns, Name: name, NamespaceLabels: r.Namespaces[ns]}
 
 	gvk := obj.GroupVersionKind()

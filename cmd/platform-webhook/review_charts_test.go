@@ -1,0 +1,236 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const chartsRepo = "testdata/flux-charts"
+
+// chartServers serves testdata/flux-charts/chart-sources: web 1.0.0, 1.2.0
+// and 2.0.0 over HTTP, batch 0.1.0, 0.2.0 and 1.0.0 over OCI; and writes
+// the --vars file naming them.
+func chartServers(t *testing.T) (*chartRepo, *ociRegistry, string) {
+	t.Helper()
+	var web [][]byte
+	for _, v := range []string{"1.0.0", "1.2.0", "2.0.0"} {
+		_, data := packageChart(t, filepath.Join(chartsRepo, "chart-sources", "web"), v)
+		web = append(web, data)
+	}
+	httpRepo := serveChartRepo(t, web...)
+	oci := serveOCI(t)
+	for _, v := range []string{"0.1.0", "0.2.0", "1.0.0"} {
+		ch, data := packageChart(t, filepath.Join(chartsRepo, "chart-sources", "batch"), v)
+		oci.push(t, "charts", ch, data)
+	}
+	vars := writeFile(t, t.TempDir(), "chart-servers.yaml", fmt.Sprintf(`apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: chart-servers
+  namespace: flux-system
+data:
+  CHARTS_URL: %s
+  OCI_HOST: %s
+`, httpRepo.URL, oci.host))
+	return httpRepo, oci, vars
+}
+
+func chartsArgs(vars, cache string, more ...string) []string {
+	return append([]string{"--flux", filepath.Join(chartsRepo, "clusters", "ci"), "--repo-root", chartsRepo,
+		"--vars", vars, "--chart-cache", cache}, more...)
+}
+
+// kubelets of a cluster without native sidecars, so job-proxy wraps Job
+// pods in the mesh (see TestReviewJobProxy).
+func oldKubelets(t *testing.T) string {
+	return writeFile(t, t.TempDir(), "nodes.yaml", kubeletNodes("v1.28.15"))
+}
+
+const (
+	localRelease = "HelmRelease flux-system/local-api-with-a-name-long-enough-to-be-shortened"
+	// Flux's shortening of "team-b-local-api-with-a-name-long-enough-to-be-shortened"
+	// (57 characters): its first 40, "-", 12 hex digits of its SHA-256.
+	localName   = "team-b-local-api-with-a-name-long-enough-ab07b51d132e"
+	localDenial = `[image-registry] spec.containers[0].image: container "api" uses "registry.example.com/team-b/api:1.0": no pull-through cache rule for "registry.example.com" (ask the platform team for a rule or an excludeRegistries entry; rules exist for "docker.io", "ghcr.io", "k8s.gcr.io", "mirror.gcr.io", "public.ecr.aws", "quay.io", "registry.k8s.io")`
+)
+
+// TestReviewFluxCharts: the HelmReleases of testdata/flux-charts rendered
+// as helm-controller would, from the three kinds of source (README there),
+// each rendered object one more entry after its HelmRelease and reviewed:
+// the chart pod with an image without a rule is denied (exit 1), the
+// chart's Job in the mesh is wrapped by job-proxy.
+func TestReviewFluxCharts(t *testing.T) {
+	_, _, vars := chartServers(t)
+	code, stdout, stderr := runReview(t, "", chartsArgs(vars, t.TempDir(), "--context", oldKubelets(t), "-o", "json")...)
+	if code != 1 || stderr != "" {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+	}
+	entries := decodeEntries(t, stdout)
+	var got []string
+	byName := map[string]map[string]any{}
+	for _, e := range entries {
+		got = append(got, fmt.Sprintf("%s | %s %s/%s", e["source"], e["kind"], e["namespace"], e["name"]))
+		byName[fmt.Sprintf("%s %s/%s", e["kind"], e["namespace"], e["name"])] = e
+	}
+	want := []string{
+		"Kustomization flux-system/flux-system: clusters/ci/apps.yaml | Kustomization flux-system/apps",
+		"Kustomization flux-system/flux-system: clusters/ci/flux-system/gotk-sync.yaml | GitRepository flux-system/flux-system",
+		"Kustomization flux-system/flux-system: clusters/ci/flux-system/gotk-sync.yaml | Kustomization flux-system/flux-system",
+		"Kustomization flux-system/apps: apps/widgets-crd.yaml | CustomResourceDefinition default/widgets.example.com",
+		"Kustomization flux-system/apps: apps/team-a/namespace.yaml | Namespace /team-a",
+		"Kustomization flux-system/apps: apps/team-a/sources.yaml | HelmRepository team-a/charts",
+		"Kustomization flux-system/apps: apps/team-a/sources.yaml | HelmRepository team-a/oci-charts",
+		"Kustomization flux-system/apps: apps/team-a/values.yaml | ConfigMap team-a/web-values",
+		"Kustomization flux-system/apps: apps/team-a/values.yaml | ConfigMap team-a/web-greeting",
+		"Kustomization flux-system/apps: apps/team-a/web.yaml | HelmRelease team-a/web",
+		// Helm's install order: Services before Deployments.
+		"HelmRelease team-a/web: web/templates/service.yaml | Service team-a/web",
+		"HelmRelease team-a/web: web/templates/deployment.yaml | Deployment team-a/web",
+		"Kustomization flux-system/apps: apps/team-a/batch.yaml | HelmRelease team-a/batch",
+		"HelmRelease team-a/batch: batch/templates/migrate-job.yaml | Job team-a/batch-migrate",
+		"Kustomization flux-system/apps: apps/team-b/namespace.yaml | Namespace /team-b",
+		"Kustomization flux-system/apps: apps/team-b/local.yaml | " + localRelease,
+		localRelease + ": local/templates/deployment.yaml | Deployment team-b/" + localName,
+		// Rendered only because the repository's CRD is in the Capabilities.
+		localRelease + ": local/templates/widget.yaml | Widget team-b/" + localName,
+	}
+	denied := 0
+	for _, e := range entries {
+		if e["allowed"] != true {
+			denied++
+		}
+	}
+	if denied != 1 {
+		t.Errorf("%d entries denied, want 1 (the local chart's Deployment)", denied)
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("entries:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+
+	// web: 1.x is 1.2.0 of 1.0.0, 1.2.0 and 2.0.0; values from web-values,
+	// greeting by targetPath, replicas from spec.values, the optional
+	// Secret missing; the post-renderer's image and patch, the origin labels.
+	web := byName["Deployment team-a/web"]
+	if web["allowed"] != true {
+		t.Errorf("web denied: %v", web["message"])
+	}
+	wantWeb := map[string]any{
+		"metadata.labels.chart":                                  "web-1.2.0",
+		"metadata.labels.helm\\.toolkit\\.fluxcd\\.io/name":      "web",
+		"metadata.labels.helm\\.toolkit\\.fluxcd\\.io/namespace": "team-a",
+		"metadata.annotations.post-rendered":                     "yes",
+		"spec.replicas":                                          float64(3),
+		"spec.template.spec.containers.0.env.0.value":            "from targetPath",
+		"spec.template.metadata.annotations.platform-webhook\\.flux-infra\\.io/original-images": `{"sidecar":"ghcr.io/example/sidecar:2.0","web":"docker.io/library/nginx:1.0"}`,
+	}
+	for path, want := range wantWeb {
+		if got := dig(web["object"], path); got != want {
+			t.Errorf("web %s = %#v, want %#v", path, got, want)
+		}
+	}
+
+	// batch: >=0.1.0 <1.0.0 is 0.2.0 of the OCI tags; its pre-install hook
+	// Job wrapped by job-proxy in team-a (labelled for injection).
+	job := byName["Job team-a/batch-migrate"]
+	if got := dig(job["object"], "spec.template.spec.containers.0.command"); fmt.Sprint(got) != "[/job-proxy/platform-webhook wrap --restart-policy=Never --timeout=5m0s -- /migrate --to 0.2.0]" {
+		t.Errorf("batch Job command = %v, want job-proxy's wrapper around /migrate --to 0.2.0", got)
+	}
+
+	// local: valuesFiles from the repository (replicas 2), the default
+	// Kubernetes version, the release namespace, denied by image-registry.
+	local := byName["Deployment team-b/"+localName]
+	if local["allowed"] != false || local["message"] != localDenial {
+		t.Errorf("local: allowed %v, message:\n%v\nwant:\n%s", local["allowed"], local["message"], localDenial)
+	}
+	for path, want := range map[string]any{"spec.replicas": float64(2), "metadata.labels.kube-version": "v1.37.0"} {
+		if got := dig(local["object"], path); got != want {
+			t.Errorf("local %s = %#v, want %#v", path, got, want)
+		}
+	}
+}
+
+// dig reads a dotted path (\. for a dot in a key, numbers index lists) of
+// a decoded JSON object.
+func dig(v any, path string) any {
+	keys := strings.Split(strings.ReplaceAll(path, `\.`, "\x00"), ".")
+	for _, k := range keys {
+		k = strings.ReplaceAll(k, "\x00", ".")
+		switch c := v.(type) {
+		case map[string]any:
+			v = c[k]
+		case []any:
+			var i int
+			if _, err := fmt.Sscan(k, &i); err != nil || i >= len(c) {
+				return nil
+			}
+			v = c[i]
+		default:
+			return nil
+		}
+	}
+	return v
+}
+
+// TestReviewFluxChartsGitHub: -o github puts a chart object's annotation on
+// its HelmRelease's file and line.
+func TestReviewFluxChartsGitHub(t *testing.T) {
+	_, _, vars := chartServers(t)
+	code, stdout, stderr := runReview(t, "", chartsArgs(vars, t.TempDir(), "--context", oldKubelets(t), "-o", "github")...)
+	want := "::error file=apps/team-b/local.yaml,line=5,title=Deployment team-b/" + localName + "::" + localDenial + "\n" +
+		"review: 18 objects, 1 denied, 0 with warnings\n"
+	if code != 1 || stdout != want || stderr != "" {
+		t.Errorf("exit %d\nstdout:\n%s\nwant:\n%s\nstderr:\n%s", code, stdout, want, stderr)
+	}
+}
+
+// TestReviewFluxChartsCached: a second run with the chart cache of the
+// first needs no network (the servers closed: the same output); without
+// the cache the closed repository is exit 2 naming the HelmRelease, the URL
+// and the reason.
+func TestReviewFluxChartsCached(t *testing.T) {
+	httpRepo, oci, vars := chartServers(t)
+	cache := t.TempDir()
+	args := chartsArgs(vars, cache, "--context", oldKubelets(t), "-o", "json")
+	code, first, stderr := runReview(t, "", args...)
+	if code != 1 || stderr != "" {
+		t.Fatalf("first run: exit %d, stderr:\n%s", code, stderr)
+	}
+	httpRepo.Close()
+	oci.Close()
+	code, second, stderr := runReview(t, "", args...)
+	if code != 1 || stderr != "" || second != first {
+		t.Fatalf("cached run: exit %d, stderr:\n%s\nsame output: %v", code, stderr, second == first)
+	}
+
+	code, _, stderr = runReview(t, "", chartsArgs(vars, t.TempDir(), "-o", "json")...)
+	want := "review: HelmRelease team-a/web: chart " + httpRepo.URL + "/index.yaml: connection refused\n"
+	if code != 2 || stderr != want {
+		t.Errorf("no cache, servers closed: exit %d, stderr:\n%s\nwant:\n%s", code, stderr, want)
+	}
+}
+
+// TestReviewFluxNoCharts: --no-charts reviews HelmReleases as objects only:
+// nothing fetched, nothing rendered.
+func TestReviewFluxNoCharts(t *testing.T) {
+	httpRepo, _, vars := chartServers(t)
+	before := httpRepo.requests.Load()
+	args := []string{"--flux", filepath.Join(chartsRepo, "clusters", "ci"), "--repo-root", chartsRepo, "--vars", vars, "--no-charts", "-o", "json"}
+	code, stdout, stderr := runReview(t, "", args...)
+	if code != 0 || stderr != "" {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+	}
+	for _, e := range decodeEntries(t, stdout) {
+		if strings.HasPrefix(e["source"].(string), "HelmRelease ") {
+			t.Errorf("rendered with --no-charts: %s", e["source"])
+		}
+	}
+	if n := httpRepo.requests.Load() - before; n != 0 {
+		t.Errorf("%d requests to the chart repository with --no-charts", n)
+	}
+	code, _, stderr = runReview(t, "", append(args, "--chart-cache", t.TempDir())...)
+	if want := "review: --chart-cache and --kube-version render charts: not with --no-charts\n"; code != 2 || stderr != want {
+		t.Errorf("--no-charts --chart-cache: exit %d, stderr %q, want %q", code, stderr, want)
+	}
+}

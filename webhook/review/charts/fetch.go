@@ -1,0 +1,328 @@
+package charts
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"helm.sh/helm/v4/pkg/cli"
+	"helm.sh/helm/v4/pkg/getter"
+	"helm.sh/helm/v4/pkg/registry"
+	repo "helm.sh/helm/v4/pkg/repo/v1"
+	"sigs.k8s.io/yaml"
+)
+
+// fetcher downloads chart archives from HTTP chart repositories and OCI
+// registries with Helm's own clients and credentials, and keeps them in
+// the chart cache.
+type fetcher struct {
+	cache *cache
+	// transport, when set, is every request's (tests reach loopback
+	// registries through it); nil is Helm's own.
+	transport *http.Transport
+	settings  *cli.EnvSettings
+}
+
+// fetchError says what could not be fetched from where, without Go's
+// wrapping: the reason as the server or the network gave it.
+type fetchError struct {
+	url    string
+	reason string
+}
+
+func (e *fetchError) Error() string { return e.url + ": " + e.reason }
+
+// archive is a chart archive fetched or read from the cache.
+type archive struct {
+	version string
+	data    []byte
+}
+
+// httpChart fetches chart name at a version constraint from an HTTP chart
+// repository: its index.yaml, the newest version matching (see
+// resolveIndex), then the archive, checked against the index's digest.
+func (f *fetcher) httpChart(repoURL, name, constraint string, insecure bool) (*archive, error) {
+	base := strings.TrimSuffix(repoURL, "/")
+	entry := f.repositoryEntry(base)
+	opts := []getter.Option{getter.WithURL(base), getter.WithTimeout(time.Minute),
+		getter.WithInsecureSkipVerifyTLS(insecure || entry.InsecureSkipTLSVerify),
+		getter.WithPassCredentialsAll(entry.PassCredentialsAll)}
+	if entry.Username != "" {
+		opts = append(opts, getter.WithBasicAuth(entry.Username, entry.Password))
+	}
+	if entry.CertFile != "" || entry.CAFile != "" {
+		opts = append(opts, getter.WithTLSClientConfig(entry.CertFile, entry.KeyFile, entry.CAFile))
+	}
+	if f.transport != nil {
+		opts = append(opts, getter.WithTransport(f.transport))
+	}
+	g, err := getter.NewHTTPGetter(opts...)
+	if err != nil {
+		return nil, err
+	}
+
+	if exact := exactVersion(constraint); exact != "" {
+		if a := f.cache.chart(base, name, exact); a != nil {
+			return a, nil
+		}
+	}
+	indexURL := base + "/index.yaml"
+	data, netErr := g.Get(indexURL)
+	var index *repo.IndexFile
+	if netErr == nil {
+		f.cache.putIndex(base, data.Bytes())
+		index, err = loadIndex(data.Bytes())
+		if err != nil {
+			return nil, &fetchError{indexURL, err.Error()}
+		}
+	} else if cached := f.cache.index(base); cached != nil {
+		// Offline: the index of the last run resolves the constraint.
+		if index, err = loadIndex(cached); err != nil {
+			return nil, &fetchError{indexURL, netReason(netErr)}
+		}
+	} else {
+		return nil, &fetchError{indexURL, netReason(netErr)}
+	}
+	cv, err := resolveIndex(index, name, constraint)
+	if err != nil {
+		return nil, &fetchError{indexURL, err.Error()}
+	}
+	if a := f.cache.chart(base, name, cv.Version); a != nil {
+		return a, nil
+	}
+	if len(cv.URLs) == 0 {
+		return nil, &fetchError{indexURL, fmt.Sprintf("%s %s has no URL in the index", name, cv.Version)}
+	}
+	chartURL, err := repo.ResolveReferenceURL(base, cv.URLs[0])
+	if err != nil {
+		return nil, &fetchError{indexURL, err.Error()}
+	}
+	body, err := g.Get(chartURL)
+	if err != nil {
+		return nil, &fetchError{chartURL, netReason(err)}
+	}
+	sum := sha256.Sum256(body.Bytes())
+	digest := hex.EncodeToString(sum[:])
+	if cv.Digest != "" && !strings.EqualFold(strings.TrimPrefix(cv.Digest, "sha256:"), digest) {
+		return nil, &fetchError{chartURL, fmt.Sprintf("digest sha256:%s, the index says %s", digest, cv.Digest)}
+	}
+	a := &archive{version: cv.Version, data: body.Bytes()}
+	f.cache.putChart(base, name, a, "sha256:"+digest)
+	return a, nil
+}
+
+// repositoryEntry is the repositories.yaml entry (what `helm repo add`
+// writes: credentials, TLS files) whose URL is the repository's, if any.
+func (f *fetcher) repositoryEntry(url string) *repo.Entry {
+	file, err := repo.LoadFile(f.settings.RepositoryConfig)
+	if err == nil {
+		for _, e := range file.Repositories {
+			if strings.TrimSuffix(e.URL, "/") == url {
+				return e
+			}
+		}
+	}
+	return &repo.Entry{}
+}
+
+// ociChart fetches a chart from an OCI repository (ref is
+// "host/path/name", no scheme): at a fixed digest or tag (an
+// OCIRepository's), or at a version constraint, listing the tags when it is
+// a range (see resolveTags); then the chart layer, with Helm's registry
+// client and the credentials `helm registry login` writes
+// (HELM_REGISTRY_CONFIG, then Docker's config).
+func (f *fetcher) ociChart(ref, tag, digest, constraint string, plainHTTP bool) (*archive, error) {
+	opts := []registry.ClientOption{registry.ClientOptCredentialsFile(f.settings.RegistryConfig)}
+	if plainHTTP {
+		opts = append(opts, registry.ClientOptPlainHTTP())
+	}
+	if f.transport != nil {
+		opts = append(opts, registry.ClientOptHTTPClient(&http.Client{Transport: f.transport}))
+	}
+	client, err := registry.NewClient(opts...)
+	if err != nil {
+		return nil, err
+	}
+	key := "oci://" + ref
+	version := tag
+	switch {
+	case digest != "":
+		version = digest
+	case tag == "":
+		if version = exactVersion(constraint); version != "" {
+			break
+		}
+		tags, netErr := client.Tags(ref)
+		if netErr == nil {
+			f.cache.putTags(key, tags)
+		} else if tags = f.cache.tags(key); tags == nil {
+			return nil, &fetchError{key, netReason(netErr)}
+		}
+		if version, err = resolveTags(tags, constraint); err != nil {
+			return nil, &fetchError{key, err.Error()}
+		}
+	}
+	// A tag may move: only versions and digests are read from the cache.
+	if tag == "" {
+		if a := f.cache.chart(key, "", version); a != nil {
+			return a, nil
+		}
+	}
+	// OCI tags cannot hold "+": Helm pushes 1.0.0+build as 1.0.0_build.
+	pinned := ref + ":" + strings.ReplaceAll(version, "+", "_")
+	if digest != "" {
+		pinned = ref + "@" + digest
+	}
+	res, err := client.Pull(pinned, registry.PullOptWithChart(true))
+	if err != nil {
+		return nil, &fetchError{"oci://" + pinned, netReason(err)}
+	}
+	a := &archive{version: version, data: res.Chart.Data}
+	f.cache.putChart(key, "", a, res.Manifest.Digest)
+	return a, nil
+}
+
+// loadIndex reads an index.yaml as Helm does (LoadIndexFile: entries
+// sorted newest first, invalid ones dropped).
+func loadIndex(data []byte) (*repo.IndexFile, error) {
+	tmp, err := os.CreateTemp("", "index-*.yaml")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return nil, err
+	}
+	if err := tmp.Close(); err != nil {
+		return nil, err
+	}
+	return repo.LoadIndexFile(tmp.Name())
+}
+
+// netReason is a fetch error as a reader wants it: the HTTP status or the
+// network's word, without the URL said twice.
+func netReason(err error) string {
+	msg := err.Error()
+	var ue interface{ Unwrap() error }
+	if errors.As(err, &ue) && strings.Contains(msg, "dial tcp") {
+		if i := strings.LastIndex(msg, ": "); i >= 0 {
+			return msg[i+2:]
+		}
+	}
+	return msg
+}
+
+// cache keeps what was fetched under a folder: chart archives by source
+// URL, version and digest, and the last index or tag list of each source so
+// a version range resolves offline too.
+type cache struct{ dir string }
+
+func (c *cache) folder(url string) string {
+	sum := sha256.Sum256([]byte(url))
+	return filepath.Join(c.dir, hex.EncodeToString(sum[:8]))
+}
+
+func safeName(s string) string {
+	return strings.NewReplacer("/", "_", ":", "_", "+", "_").Replace(s)
+}
+
+// chart is the cached archive of a source's chart at one version, read
+// back only if its content still has the digest of its name.
+func (c *cache) chart(url, name, version string) *archive {
+	matches, _ := filepath.Glob(filepath.Join(c.folder(url), safeName(name+"-"+version)+"@sha256_*.tgz"))
+	for _, m := range matches {
+		data, err := os.ReadFile(m)
+		if err != nil {
+			continue
+		}
+		if fileDigest(m) == sha256Hex(data) {
+			return &archive{version: version, data: data}
+		}
+	}
+	return nil
+}
+
+func (c *cache) putChart(url, name string, a *archive, digest string) {
+	dir := c.folder(url)
+	if os.MkdirAll(dir, 0o755) != nil {
+		return
+	}
+	// The archive's own digest names the file; an OCI manifest digest is
+	// kept beside it for the reader.
+	file := filepath.Join(dir, safeName(name+"-"+a.version)+"@sha256_"+sha256Hex(a.data)+".tgz")
+	writeAtomic(file, a.data)
+	writeAtomic(filepath.Join(dir, "source.yaml"), []byte("url: "+url+"\n"))
+	if strings.HasPrefix(digest, "sha256:") && !strings.Contains(file, strings.TrimPrefix(digest, "sha256:")) {
+		writeAtomic(strings.TrimSuffix(file, ".tgz")+".manifest-digest", []byte(digest+"\n"))
+	}
+}
+
+func (c *cache) index(url string) []byte {
+	data, err := os.ReadFile(filepath.Join(c.folder(url), "index.yaml"))
+	if err != nil {
+		return nil
+	}
+	return data
+}
+
+func (c *cache) putIndex(url string, data []byte) {
+	dir := c.folder(url)
+	if os.MkdirAll(dir, 0o755) == nil {
+		writeAtomic(filepath.Join(dir, "index.yaml"), data)
+	}
+}
+
+func (c *cache) tags(url string) []string {
+	data, err := os.ReadFile(filepath.Join(c.folder(url), "tags.yaml"))
+	if err != nil {
+		return nil
+	}
+	var tags []string
+	if yaml.Unmarshal(data, &tags) != nil {
+		return nil
+	}
+	return tags
+}
+
+func (c *cache) putTags(url string, tags []string) {
+	dir := c.folder(url)
+	data, err := yaml.Marshal(tags)
+	if err == nil && os.MkdirAll(dir, 0o755) == nil {
+		writeAtomic(filepath.Join(dir, "tags.yaml"), data)
+	}
+}
+
+// fileDigest is the hex digest a cached archive's name carries.
+func fileDigest(path string) string {
+	base := strings.TrimSuffix(filepath.Base(path), ".tgz")
+	if i := strings.LastIndex(base, "@sha256_"); i >= 0 {
+		return base[i+len("@sha256_"):]
+	}
+	return ""
+}
+
+func sha256Hex(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}
+
+// writeAtomic writes through a temporary file, so that a run stopped
+// half-way never leaves a truncated archive under a good name.
+func writeAtomic(path string, data []byte) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return
+	}
+	_, werr := tmp.Write(data)
+	cerr := tmp.Close()
+	if werr != nil || cerr != nil || os.Rename(tmp.Name(), path) != nil {
+		os.Remove(tmp.Name())
+	}
+}
