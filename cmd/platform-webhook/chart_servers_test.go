@@ -25,6 +25,12 @@ import (
 // packageChart loads a chart folder, sets its version and packages it with
 // Helm's own code (what `helm package --version` writes).
 func packageChart(t *testing.T, dir, version string) (*chart.Chart, []byte) {
+	return packageChartWith(t, dir, version, "")
+}
+
+// packageChartWith sets appVersion too (`helm package --app-version`) when
+// appVersion is set.
+func packageChartWith(t *testing.T, dir, version, appVersion string) (*chart.Chart, []byte) {
 	t.Helper()
 	c, err := loader.LoadDir(dir)
 	if err != nil {
@@ -33,6 +39,9 @@ func packageChart(t *testing.T, dir, version string) (*chart.Chart, []byte) {
 	ch := c.(*chart.Chart)
 	if version != "" {
 		ch.Metadata.Version = version
+	}
+	if appVersion != "" {
+		ch.Metadata.AppVersion = appVersion
 	}
 	out, err := chartutil.Save(ch, t.TempDir())
 	if err != nil {
@@ -94,19 +103,29 @@ func serveChartRepo(t *testing.T, charts ...[]byte) *chartRepo {
 type ociRegistry struct {
 	*httptest.Server
 	host string
+	// transport reaches a TLS registry (ecrRegistry); nil is plain HTTP.
+	transport *http.Transport
 }
 
 func serveOCI(t *testing.T) *ociRegistry {
 	t.Helper()
-	s := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
+	s := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(discardLogger())))
 	t.Cleanup(s.Close)
 	return &ociRegistry{Server: s, host: strings.TrimPrefix(s.URL, "http://")}
 }
 
+func discardLogger() *log.Logger { return log.New(io.Discard, "", 0) }
+
 // push pushes a packaged chart to HOST/path:VERSION, as `helm push` does.
 func (o *ociRegistry) push(t *testing.T, path string, ch *chart.Chart, data []byte) {
 	t.Helper()
-	c, err := registry.NewClient(registry.ClientOptPlainHTTP(), registry.ClientOptCredentialsFile(filepath.Join(t.TempDir(), "config.json")))
+	opts := []registry.ClientOption{registry.ClientOptCredentialsFile(filepath.Join(t.TempDir(), "config.json"))}
+	if o.transport == nil {
+		opts = append(opts, registry.ClientOptPlainHTTP())
+	} else {
+		opts = append(opts, registry.ClientOptHTTPClient(&http.Client{Transport: o.transport}))
+	}
+	c, err := registry.NewClient(opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

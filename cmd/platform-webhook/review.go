@@ -44,10 +44,11 @@ func review(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	vars := fs.StringArray("vars", nil, "with --flux: a ConfigMap or Secret manifest for postBuild.substituteFrom (or a HelmRelease's valuesFrom) that the cluster holds but the repository does not; repeatable")
 	noCharts := fs.Bool("no-charts", false, "with --flux: review HelmReleases as objects only, without fetching and rendering their charts")
 	chartCache := fs.String("chart-cache", "", "with --flux: the folder that keeps fetched charts by URL, version and digest, so a second run needs no network (default: platform-webhook/charts in the user's cache folder, else a temporary folder)")
+	skipCharts := fs.StringArray("skip-chart", nil, "with --flux: a HelmRelease (NAMESPACE/NAME) reviewed as an object only, its chart not fetched (one CI cannot reach); repeatable")
 	kubeVersion := fs.String("kube-version", "", "with --flux: the Kubernetes version charts are rendered for (.Capabilities.KubeVersion; default "+charts.DefaultKubeVersion+")")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: platform-webhook review [--config FILE] [--context PATH]... [--mode enforce|audit] [-o yaml|json|github] PATH...")
-		fmt.Fprintln(stderr, "       platform-webhook review --flux DIR [--repo-root DIR] [--vars FILE]... [--no-charts | --chart-cache DIR] [--kube-version V] [--config FILE] [--context PATH]... [--mode enforce|audit] [-o yaml|json|github]")
+		fmt.Fprintln(stderr, "       platform-webhook review --flux DIR [--repo-root DIR] [--vars FILE]... [--no-charts | --chart-cache DIR --kube-version V --skip-chart NS/NAME...] [--config FILE] [--context PATH]... [--mode enforce|audit] [-o yaml|json|github]")
 		fmt.Fprintln(stderr, "Reviews each object as a CREATE in its namespace, exactly as the server would. PATH may be a file, a folder (built with kustomize when it holds a kustomization.yaml) or - for standard input.")
 		fmt.Fprintln(stderr, "Exit status: 0 all allowed, 1 some denied, 2 bad usage, unreadable input or bad config.")
 		fs.PrintDefaults()
@@ -71,10 +72,10 @@ func review(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return fail("--flux reviews what Flux applies from its folder: give no PATH with it (found %q)", fs.Args())
 	case *fluxDir == "" && (*repoRoot != "" || len(*vars) > 0):
 		return fail("--repo-root and --vars go with --flux")
-	case *fluxDir == "" && (*noCharts || *chartCache != "" || *kubeVersion != ""):
-		return fail("--no-charts, --chart-cache and --kube-version go with --flux")
-	case *noCharts && (*chartCache != "" || *kubeVersion != ""):
-		return fail("--chart-cache and --kube-version render charts: not with --no-charts")
+	case *fluxDir == "" && (*noCharts || *chartCache != "" || *kubeVersion != "" || len(*skipCharts) > 0):
+		return fail("--no-charts, --chart-cache, --kube-version and --skip-chart go with --flux")
+	case *noCharts && (*chartCache != "" || *kubeVersion != "" || len(*skipCharts) > 0):
+		return fail("--chart-cache, --kube-version and --skip-chart render charts: not with --no-charts")
 	}
 	if *output != "yaml" && *output != "json" && *output != "github" {
 		return fail("--output must be yaml, json or github (found %q)", *output)
@@ -98,7 +99,7 @@ func review(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if *fluxDir != "" {
 		opts := reviewpkg.FluxOptions{Dir: *fluxDir, RepoRoot: *repoRoot, Vars: *vars}
 		if !*noCharts {
-			opts.Charts = &reviewpkg.ChartOptions{CacheDir: *chartCache, KubeVersion: *kubeVersion, Transport: chartTransport}
+			opts.Charts = &reviewpkg.ChartOptions{CacheDir: *chartCache, KubeVersion: *kubeVersion, Skip: *skipCharts, Transport: chartTransport}
 		}
 		build, err := reviewpkg.FollowFlux(context.Background(), opts)
 		if err != nil {

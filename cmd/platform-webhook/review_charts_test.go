@@ -230,7 +230,7 @@ func TestReviewFluxNoCharts(t *testing.T) {
 		t.Errorf("%d requests to the chart repository with --no-charts", n)
 	}
 	code, _, stderr = runReview(t, "", append(args, "--chart-cache", t.TempDir())...)
-	if want := "review: --chart-cache and --kube-version render charts: not with --no-charts\n"; code != 2 || stderr != want {
+	if want := "review: --chart-cache, --kube-version and --skip-chart render charts: not with --no-charts\n"; code != 2 || stderr != want {
 		t.Errorf("--no-charts --chart-cache: exit %d, stderr %q, want %q", code, stderr, want)
 	}
 }

@@ -45,6 +45,9 @@ type Options struct {
 	// APIVersions are added to the Capabilities: the group/versions (and
 	// group/version/Kind) of the CRDs found in the repository.
 	APIVersions []string
+	// Skip are HelmReleases ("NAMESPACE/NAME") reviewed as objects only
+	// (--skip-chart): a chart CI cannot reach.
+	Skip []string
 	// Transport, when set, carries every chart request (tests use it to
 	// reach loopback registries under the names a repository uses).
 	Transport *http.Transport
@@ -123,6 +126,11 @@ func (r *Renderer) Render(ctx context.Context, u *unstructured.Unstructured, obj
 	if hr.Namespace == "" {
 		hr.Namespace = "default"
 	}
+	for _, s := range r.opts.Skip {
+		if s == hr.Namespace+"/"+hr.Name {
+			return nil, &NotFollowed{Reason: who + " (--skip-chart)"}
+		}
+	}
 	src, err := r.resolveSource(hr, objs)
 	var nf *NotFollowed
 	if errors.As(err, &nf) {
@@ -169,7 +177,7 @@ func (r *Renderer) Render(ctx context.Context, u *unstructured.Unstructured, obj
 	objects, err := render(ctx, ch, renderInput{
 		releaseName: releaseName(hr), namespace: hr.GetReleaseNamespace(), values: vals,
 		kubeVersion: r.kubeVersion, apiVersions: apiVersions, crds: crds,
-		disableHooks: install.DisableHooks, postRenderer: pr, postRenderStrategy: hr.GetPostRenderStrategy(),
+		disableHooks: install.DisableHooks, tests: hr.GetTest().Enable, postRenderer: pr, postRenderStrategy: hr.GetPostRenderStrategy(),
 		scopes: r.scopes,
 	})
 	if err != nil {

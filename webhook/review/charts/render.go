@@ -36,6 +36,9 @@ type renderInput struct {
 	// crds is the install's CRD policy: Skip leaves the chart's crds/ out.
 	crds         string
 	disableHooks bool
+	// tests keeps the chart's test hooks (spec.test.enable: helm-controller
+	// runs them after install); else they are never created.
+	tests bool
 	postRenderer postrenderer.PostRenderer
 	// clusterScoped says which kinds get no namespace (the apiserver's
 	// RESTMapper, offline: see scope.go).
@@ -52,7 +55,7 @@ type renderInput struct {
 // applies them before the templates unless the CRD policy is Skip), then
 // the manifests in Helm's install order, then the hooks (Jobs and Pods
 // that run at install: their pods reach the webhook as well) unless
-// disabled.
+// disabled (test hooks only with spec.test.enable).
 func render(ctx context.Context, ch *chart.Chart, in renderInput) ([]Rendered, error) {
 	cfg := action.NewConfiguration(action.ConfigurationSetLogger(slog.NewTextHandler(io.Discard, nil)))
 	install := action.NewInstall(cfg)
@@ -100,6 +103,9 @@ func render(ctx context.Context, ch *chart.Chart, in renderInput) ([]Rendered, e
 		hooks := append([]*release.Hook(nil), rel.Hooks...)
 		sort.SliceStable(hooks, func(i, j int) bool { return hooks[i].Weight < hooks[j].Weight })
 		for _, h := range hooks {
+			if !in.tests && onlyTest(h) {
+				continue
+			}
 			docs, err := decodeAll([]byte(h.Manifest))
 			if err != nil {
 				return nil, fmt.Errorf("%s: %s", h.Path, err)
@@ -118,6 +124,16 @@ func render(ctx context.Context, ch *chart.Chart, in renderInput) ([]Rendered, e
 		}
 	}
 	return objs, nil
+}
+
+// onlyTest says whether a hook runs only for `helm test`.
+func onlyTest(h *release.Hook) bool {
+	for _, e := range h.Events {
+		if e != release.HookTest {
+			return false
+		}
+	}
+	return len(h.Events) > 0
 }
 
 // splitManifest reads a release manifest: documents each after a
