@@ -234,3 +234,70 @@ func TestReviewFluxNoCharts(t *testing.T) {
 		t.Errorf("--no-charts --chart-cache: exit %d, stderr %q, want %q", code, stderr, want)
 	}
 }
+
+// TestReviewFluxChartErrors: a chart that cannot be rendered or found is
+// exit 2 naming the HelmRelease, the chart and the reason: Helm's template
+// error with its file and line, the HTTP status of a missing chart.
+func TestReviewFluxChartErrors(t *testing.T) {
+	httpRepo, _, _ := chartServers(t)
+	for _, tc := range []struct{ name, chart, want string }{
+		{"template error", `      chart: ./charts/broken
+      sourceRef:
+        kind: GitRepository
+        name: flux-system`,
+			"review: HelmRelease flux-system/app: chart ./charts/broken: execution error at (broken/templates/job.yaml:6:12): set image\n"},
+		{"no such chart", `      chart: nothing
+      version: 1.0.0
+      sourceRef:
+        kind: HelmRepository
+        name: charts`,
+			"review: HelmRelease flux-system/app: chart " + httpRepo.URL + "/index.yaml: no chart \"nothing\" in the repository index\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			repo := t.TempDir()
+			writeFile(t, repo, "clusters/ci/sync.yaml", `apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata:
+  name: flux-system
+  namespace: flux-system
+spec:
+  path: ./clusters/ci
+  serviceAccountName: kustomize-controller
+  sourceRef:
+    kind: GitRepository
+    name: flux-system
+---
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: HelmRepository
+metadata:
+  name: charts
+  namespace: flux-system
+spec:
+  url: `+httpRepo.URL+`
+---
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata:
+  name: app
+  namespace: flux-system
+spec:
+  serviceAccountName: helm-controller
+  targetNamespace: app
+  chart:
+    spec:
+`+tc.chart+"\n")
+			writeFile(t, repo, "charts/broken/Chart.yaml", "apiVersion: v2\nname: broken\nversion: 0.1.0\n")
+			writeFile(t, repo, "charts/broken/templates/job.yaml", `apiVersion: batch/v1
+kind: Job
+metadata:
+  name: migrate
+spec:
+  image: {{ required "set image" .Values.image }}
+`)
+			code, _, stderr := runReview(t, "", "--flux", filepath.Join(repo, "clusters", "ci"), "--repo-root", repo, "--chart-cache", t.TempDir())
+			if code != 2 || stderr != tc.want {
+				t.Errorf("exit %d, stderr:\n%s\nwant:\n%s", code, stderr, tc.want)
+			}
+		})
+	}
+}

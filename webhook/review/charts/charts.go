@@ -177,7 +177,7 @@ func (r *Renderer) Render(ctx context.Context, u *unstructured.Unstructured, obj
 	objects, err := render(ctx, ch, renderInput{
 		releaseName: releaseName(hr), namespace: hr.GetReleaseNamespace(), values: vals,
 		kubeVersion: r.kubeVersion, apiVersions: apiVersions, crds: crds,
-		disableHooks: install.DisableHooks, tests: hr.GetTest().Enable, postRenderer: pr, postRenderStrategy: hr.GetPostRenderStrategy(),
+		disableHooks: install.DisableHooks, originLabels: originLabels(hr), tests: hr.GetTest().Enable, postRenderer: pr, postRenderStrategy: hr.GetPostRenderStrategy(),
 		scopes: r.scopes,
 	})
 	if err != nil {

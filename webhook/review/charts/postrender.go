@@ -9,15 +9,21 @@ import (
 	"helm.sh/helm/v4/pkg/postrenderer"
 	kustypes "sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/resid"
+	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
 	"sigs.k8s.io/yaml"
 )
 
 // postRenderers chains what helm-controller runs after Helm's templates
-// (helm-controller internal/postrender BuildPostRenderers): each
-// spec.postRenderers[].kustomize in order (patches and images, built by
-// kustomize over the rendered manifests), then spec.commonMetadata, then
-// the origin labels naming the HelmRelease.
+// (helm-controller v1.6 internal/postrender/build.go BuildPostRenderers):
+// each spec.postRenderers[].kustomize in order (patches and images, built
+// by kustomize over the rendered manifests: internal/postrender
+// kustomize.go Kustomize.Run), then spec.commonMetadata
+// (common_renderer.go: labels and annotations on metadata only), then the
+// origin labels naming the HelmRelease (origin_labels.go), last so they
+// win. Helm runs the chain over hooks too unless spec.postRenderStrategy
+// says otherwise.
 func postRenderers(hr *helmv2.HelmRelease) (postrenderer.PostRenderer, error) {
 	var chain combined
 	for i, pr := range hr.Spec.PostRenderers {
@@ -42,24 +48,10 @@ func postRenderers(hr *helmv2.HelmRelease) (postrenderer.PostRenderer, error) {
 		}
 		chain = append(chain, &kustomizeRenderer{index: i, k: k})
 	}
-	labels := map[string]string{}
-	annotations := map[string]string{}
 	if cm := hr.Spec.CommonMetadata; cm != nil {
-		for k, v := range cm.Labels {
-			labels[k] = v
-		}
-		for k, v := range cm.Annotations {
-			annotations[k] = v
-		}
+		chain = append(chain, &metadataRenderer{labels: cm.Labels, annotations: cm.Annotations})
 	}
-	labels[helmv2.GroupVersion.Group+"/name"] = hr.Name
-	labels[helmv2.GroupVersion.Group+"/namespace"] = hr.Namespace
-	chain = append(chain, &kustomizeRenderer{index: -1, k: kustypes.Kustomization{
-		// Labels on metadata only (no selectors): what helm-controller's
-		// origin-labels and common-metadata renderers add.
-		Labels:            []kustypes.Label{{Pairs: labels}},
-		CommonAnnotations: annotations,
-	}})
+	chain = append(chain, &metadataRenderer{labels: originLabels(hr)})
 	return chain, nil
 }
 
@@ -79,7 +71,7 @@ func (c combined) Run(in *bytes.Buffer) (*bytes.Buffer, error) {
 // kustomizeRenderer builds a kustomization whose only resource is Helm's
 // output, in memory, with Flux's kustomize build.
 type kustomizeRenderer struct {
-	index int // the postRenderers entry, for messages; -1 for the metadata
+	index int // the postRenderers entry, for messages
 	k     kustypes.Kustomization
 }
 
@@ -101,14 +93,53 @@ func (k *kustomizeRenderer) Run(in *bytes.Buffer) (*bytes.Buffer, error) {
 	}
 	res, err := fluxkustomize.Build(fs, ".")
 	if err != nil {
-		if k.index >= 0 {
-			return nil, fmt.Errorf("spec.postRenderers[%d].kustomize: %s", k.index, err)
-		}
-		return nil, err
+		return nil, fmt.Errorf("spec.postRenderers[%d].kustomize: %s", k.index, err)
 	}
 	out, err := res.AsYaml()
 	if err != nil {
 		return nil, err
 	}
 	return bytes.NewBuffer(out), nil
+}
+
+// originLabels name the HelmRelease on every object it installs
+// (helm-controller's NewOriginLabels("helm.toolkit.fluxcd.io", ...)).
+func originLabels(hr *helmv2.HelmRelease) map[string]string {
+	return map[string]string{
+		helmv2.GroupVersion.Group + "/name":      hr.Name,
+		helmv2.GroupVersion.Group + "/namespace": hr.Namespace,
+	}
+}
+
+// metadataRenderer sets labels and annotations on each object's metadata
+// only (not on selectors or pod templates), creating them if absent: what
+// kustomize's LabelTransformer and AnnotationsTransformer do with the field
+// specs metadata/labels and metadata/annotations, as helm-controller
+// configures them.
+type metadataRenderer struct {
+	labels, annotations map[string]string
+}
+
+func (m *metadataRenderer) Run(in *bytes.Buffer) (*bytes.Buffer, error) {
+	nodes, err := kio.FromBytes(in.Bytes())
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range nodes {
+		for k, v := range m.labels {
+			if err := n.PipeE(kyaml.SetLabel(k, v)); err != nil {
+				return nil, err
+			}
+		}
+		for k, v := range m.annotations {
+			if err := n.PipeE(kyaml.SetAnnotation(k, v)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	out, err := kio.StringAll(nodes)
+	if err != nil {
+		return nil, err
+	}
+	return bytes.NewBufferString(out), nil
 }

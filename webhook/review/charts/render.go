@@ -12,8 +12,8 @@ import (
 
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
 	"helm.sh/helm/v4/pkg/action"
-	chart "helm.sh/helm/v4/pkg/chart/v2"
 	"helm.sh/helm/v4/pkg/chart/common"
+	chart "helm.sh/helm/v4/pkg/chart/v2"
 	"helm.sh/helm/v4/pkg/postrenderer"
 	release "helm.sh/helm/v4/pkg/release/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -36,9 +36,10 @@ type renderInput struct {
 	// crds is the install's CRD policy: Skip leaves the chart's crds/ out.
 	crds         string
 	disableHooks bool
+	originLabels map[string]string
 	// tests keeps the chart's test hooks (spec.test.enable: helm-controller
 	// runs them after install); else they are never created.
-	tests bool
+	tests        bool
 	postRenderer postrenderer.PostRenderer
 	// clusterScoped says which kinds get no namespace (the apiserver's
 	// RESTMapper, offline: see scope.go).
@@ -90,6 +91,20 @@ func render(ctx context.Context, ch *chart.Chart, in renderInput) ([]Rendered, e
 				return nil, fmt.Errorf("%s: %s", crd.Filename, err)
 			}
 			for _, o := range docs {
+				// Applied before the templates, as they are, with the
+				// origin labels only (helm-controller internal/action
+				// crds.go applyCRDs): no post-rendering, no commonMetadata.
+				if o.GetKind() != "CustomResourceDefinition" {
+					continue
+				}
+				labels := o.GetLabels()
+				if labels == nil {
+					labels = map[string]string{}
+				}
+				for k, v := range in.originLabels {
+					labels[k] = v
+				}
+				o.SetLabels(labels)
 				objs = append(objs, Rendered{Template: crd.Filename, Object: o})
 			}
 		}
