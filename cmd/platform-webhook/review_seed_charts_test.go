@@ -41,7 +41,7 @@ var seedCharts = []seedChart{
 }
 
 // seedSkipped are the seed's HelmReleases whose charts no Go module the
-// project can download holds (README: "What review --flux renders").
+// project can download holds (README, Bootstrap).
 var seedSkipped = []string{"flux-system/aws-load-balancer-controller", "flux-system/kiali-operator"}
 
 // moduleDir downloads a module from the Go module proxy (or finds it in
