@@ -116,10 +116,34 @@ func serveOCI(t *testing.T) *ociRegistry {
 
 func discardLogger() *log.Logger { return log.New(io.Discard, "", 0) }
 
+// serveOCIAuth is serveOCI wanting basic credentials on every request.
+func serveOCIAuth(t *testing.T, user, password string) *ociRegistry {
+	t.Helper()
+	h := ggcrregistry.New(ggcrregistry.Logger(discardLogger()))
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != user || p != password {
+			w.Header().Set("WWW-Authenticate", `Basic realm="charts"`)
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(s.Close)
+	return &ociRegistry{Server: s, host: strings.TrimPrefix(s.URL, "http://")}
+}
+
 // push pushes a packaged chart to HOST/path:VERSION, as `helm push` does.
 func (o *ociRegistry) push(t *testing.T, path string, ch *chart.Chart, data []byte) {
+	o.pushAs(t, path, ch, data, "", "")
+}
+
+// pushAs pushes with basic credentials when user is set.
+func (o *ociRegistry) pushAs(t *testing.T, path string, ch *chart.Chart, data []byte, user, password string) {
 	t.Helper()
 	opts := []registry.ClientOption{registry.ClientOptCredentialsFile(filepath.Join(t.TempDir(), "config.json"))}
+	if user != "" {
+		opts = append(opts, registry.ClientOptBasicAuth(user, password))
+	}
 	if o.transport == nil {
 		opts = append(opts, registry.ClientOptPlainHTTP())
 	} else {

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"os"
+
 	"fmt"
+	"helm.sh/helm/v4/pkg/registry"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -82,6 +85,8 @@ func TestReviewFluxCharts(t *testing.T) {
 		"Kustomization flux-system/apps: apps/team-a/namespace.yaml | Namespace /team-a",
 		"Kustomization flux-system/apps: apps/team-a/sources.yaml | HelmRepository team-a/charts",
 		"Kustomization flux-system/apps: apps/team-a/sources.yaml | HelmRepository team-a/oci-charts",
+		"Kustomization flux-system/apps: apps/team-a/sources.yaml | OCIRepository team-a/batch-chart",
+		"Kustomization flux-system/apps: apps/team-a/sources.yaml | HelmChart team-a/web-pinned",
 		"Kustomization flux-system/apps: apps/team-a/values.yaml | ConfigMap team-a/web-values",
 		"Kustomization flux-system/apps: apps/team-a/values.yaml | ConfigMap team-a/web-greeting",
 		"Kustomization flux-system/apps: apps/team-a/web.yaml | HelmRelease team-a/web",
@@ -90,9 +95,18 @@ func TestReviewFluxCharts(t *testing.T) {
 		"HelmRelease team-a/web: web/templates/deployment.yaml | Deployment team-a/web",
 		"Kustomization flux-system/apps: apps/team-a/batch.yaml | HelmRelease team-a/batch",
 		"HelmRelease team-a/batch: batch/templates/migrate-job.yaml | Job team-a/batch-migrate",
+		"Kustomization flux-system/apps: apps/team-a/refs.yaml | HelmRelease team-a/nightly",
+		"HelmRelease team-a/nightly: batch/templates/migrate-job.yaml | Job team-a/nightly-migrate",
+		"Kustomization flux-system/apps: apps/team-a/refs.yaml | HelmRelease team-a/web-pinned",
+		"HelmRelease team-a/web-pinned: web/templates/service.yaml | Service team-a/pinned",
+		"HelmRelease team-a/web-pinned: web/templates/deployment.yaml | Deployment team-a/pinned",
 		"Kustomization flux-system/apps: apps/team-b/namespace.yaml | Namespace /team-b",
 		"Kustomization flux-system/apps: apps/team-b/local.yaml | " + localRelease,
+		// The chart's crds/ first; its Gadget is cluster-scoped (no
+		// namespace: review shows such objects in "default").
+		localRelease + ": local/crds/gadgets.yaml | CustomResourceDefinition default/gadgets.example.com",
 		localRelease + ": local/templates/deployment.yaml | Deployment team-b/" + localName,
+		localRelease + ": local/templates/gadget.yaml | Gadget default/" + localName,
 		// Rendered only because the repository's CRD is in the Capabilities.
 		localRelease + ": local/templates/widget.yaml | Widget team-b/" + localName,
 	}
@@ -138,6 +152,17 @@ func TestReviewFluxCharts(t *testing.T) {
 		t.Errorf("batch Job command = %v, want job-proxy's wrapper around /migrate --to 0.2.0", got)
 	}
 
+	// chartRef: the OCIRepository's 0.1.x is 0.1.0; the HelmChart pins web 1.0.0.
+	if got := dig(byName["Job team-a/nightly-migrate"]["object"], "spec.template.spec.containers.0.command"); fmt.Sprint(got) != "[/job-proxy/platform-webhook wrap --restart-policy=Never --timeout=5m0s -- /migrate --to 0.1.0]" {
+		t.Errorf("nightly Job command = %v, want the wrapper around /migrate --to 0.1.0", got)
+	}
+	if got := dig(byName["Deployment team-a/pinned"]["object"], "metadata.labels.chart"); got != "web-1.0.0" {
+		t.Errorf("pinned chart label = %v, want web-1.0.0", got)
+	}
+	if got := dig(byName["Gadget default/"+localName]["object"], "metadata.namespace"); got != nil {
+		t.Errorf("the cluster-scoped Gadget got namespace %v", got)
+	}
+
 	// local: valuesFiles from the repository (replicas 2), the default
 	// Kubernetes version, the release namespace, denied by image-registry.
 	local := byName["Deployment team-b/"+localName]
@@ -179,7 +204,7 @@ func TestReviewFluxChartsGitHub(t *testing.T) {
 	_, _, vars := chartServers(t)
 	code, stdout, stderr := runReview(t, "", chartsArgs(vars, t.TempDir(), "--context", oldKubelets(t), "-o", "github")...)
 	want := "::error file=apps/team-b/local.yaml,line=5,title=Deployment team-b/" + localName + "::" + localDenial + "\n" +
-		"review: 18 objects, 1 denied, 0 with warnings\n"
+		"review: 27 objects, 1 denied, 0 with warnings\n"
 	if code != 1 || stdout != want || stderr != "" {
 		t.Errorf("exit %d\nstdout:\n%s\nwant:\n%s\nstderr:\n%s", code, stdout, want, stderr)
 	}
@@ -235,27 +260,13 @@ func TestReviewFluxNoCharts(t *testing.T) {
 	}
 }
 
-// TestReviewFluxChartErrors: a chart that cannot be rendered or found is
-// exit 2 naming the HelmRelease, the chart and the reason: Helm's template
-// error with its file and line, the HTTP status of a missing chart.
-func TestReviewFluxChartErrors(t *testing.T) {
-	httpRepo, _, _ := chartServers(t)
-	for _, tc := range []struct{ name, chart, want string }{
-		{"template error", `      chart: ./charts/broken
-      sourceRef:
-        kind: GitRepository
-        name: flux-system`,
-			"review: HelmRelease flux-system/app: chart ./charts/broken: execution error at (broken/templates/job.yaml:6:12): set image\n"},
-		{"no such chart", `      chart: nothing
-      version: 1.0.0
-      sourceRef:
-        kind: HelmRepository
-        name: charts`,
-			"review: HelmRelease flux-system/app: chart " + httpRepo.URL + "/index.yaml: no chart \"nothing\" in the repository index\n"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			repo := t.TempDir()
-			writeFile(t, repo, "clusters/ci/sync.yaml", `apiVersion: kustomize.toolkit.fluxcd.io/v1
+// miniRepo writes a Flux repository with one HelmRepository (url) and the
+// infra HelmRelease flux-system/app whose spec.chart.spec is chartSpec, plus
+// the chart folder charts/broken; it returns review's arguments for it.
+func miniRepo(t *testing.T, url, oci, chartSpec string) []string {
+	t.Helper()
+	repo := t.TempDir()
+	writeFile(t, repo, "clusters/ci/sync.yaml", `apiVersion: kustomize.toolkit.fluxcd.io/v1
 kind: Kustomization
 metadata:
   name: flux-system
@@ -273,7 +284,9 @@ metadata:
   name: charts
   namespace: flux-system
 spec:
-  url: `+httpRepo.URL+`
+  url: `+url+`
+  type: `+oci+`
+  insecure: true
 ---
 apiVersion: helm.toolkit.fluxcd.io/v2
 kind: HelmRelease
@@ -285,19 +298,101 @@ spec:
   targetNamespace: app
   chart:
     spec:
-`+tc.chart+"\n")
-			writeFile(t, repo, "charts/broken/Chart.yaml", "apiVersion: v2\nname: broken\nversion: 0.1.0\n")
-			writeFile(t, repo, "charts/broken/templates/job.yaml", `apiVersion: batch/v1
+`+chartSpec+"\n")
+	writeFile(t, repo, "charts/broken/Chart.yaml", "apiVersion: v2\nname: broken\nversion: 0.1.0\n")
+	writeFile(t, repo, "charts/broken/templates/job.yaml", `apiVersion: batch/v1
 kind: Job
 metadata:
   name: migrate
 spec:
   image: {{ required "set image" .Values.image }}
 `)
-			code, _, stderr := runReview(t, "", "--flux", filepath.Join(repo, "clusters", "ci"), "--repo-root", repo, "--chart-cache", t.TempDir())
+	return []string{"--flux", filepath.Join(repo, "clusters", "ci"), "--repo-root", repo, "--chart-cache", t.TempDir()}
+}
+
+// TestReviewFluxChartErrors: a chart that cannot be rendered or found is
+// exit 2 naming the HelmRelease, the chart and the reason: Helm's template
+// error with its file and line (the column is text/template's), the HTTP
+// status of a missing index, a chart the index does not have.
+func TestReviewFluxChartErrors(t *testing.T) {
+	httpRepo, _, _ := chartServers(t)
+	for _, tc := range []struct{ name, url, chart, want string }{
+		{"template error", httpRepo.URL, `      chart: ./charts/broken
+      sourceRef:
+        kind: GitRepository
+        name: flux-system`,
+			"review: HelmRelease flux-system/app: chart ./charts/broken: execution error at (broken/templates/job.yaml:6:12): set image\n"},
+		{"no such chart", httpRepo.URL, `      chart: nothing
+      version: 1.0.0
+      sourceRef:
+        kind: HelmRepository
+        name: charts`,
+			"review: HelmRelease flux-system/app: chart " + httpRepo.URL + "/index.yaml: no chart \"nothing\" in the repository index\n"},
+		{"no index", httpRepo.URL + "/nowhere", `      chart: web
+      sourceRef:
+        kind: HelmRepository
+        name: charts`,
+			"review: HelmRelease flux-system/app: chart " + httpRepo.URL + "/nowhere/index.yaml: 404 Not Found\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stderr := runReview(t, "", miniRepo(t, tc.url, "default", tc.chart)...)
 			if code != 2 || stderr != tc.want {
 				t.Errorf("exit %d, stderr:\n%s\nwant:\n%s", code, stderr, tc.want)
 			}
 		})
+	}
+}
+
+// TestReviewFluxChartCredentials: an OCI registry that wants credentials is
+// read with what `helm registry login` wrote (Helm's own Login, into
+// HELM_REGISTRY_CONFIG); without them it is exit 2 with the registry's 401.
+func TestReviewFluxChartCredentials(t *testing.T) {
+	oci := serveOCIAuth(t, "ci", "s3cret")
+	ch, data := packageChart(t, filepath.Join(chartsRepo, "chart-sources", "batch"), "0.1.0")
+	oci.pushAs(t, "charts", ch, data, "ci", "s3cret")
+	args := miniRepo(t, "oci://"+oci.host+"/charts", "oci", `      chart: batch
+      version: 0.1.0
+      sourceRef:
+        kind: HelmRepository
+        name: charts`)
+
+	t.Setenv("HELM_REGISTRY_CONFIG", filepath.Join(t.TempDir(), "config.json"))
+	code, _, stderr := runReview(t, "", args...)
+	want := "review: HelmRelease flux-system/app: chart oci://" + oci.host + "/charts/batch:0.1.0: the registry asks for credentials and Helm has none for it (helm registry login, or Docker's config)\n"
+	if code != 2 || stderr != want {
+		t.Errorf("not logged in: exit %d, stderr:\n%s\nwant:\n%s", code, stderr, want)
+	}
+
+	login, err := registry.NewClient(registry.ClientOptPlainHTTP(), registry.ClientOptCredentialsFile(os.Getenv("HELM_REGISTRY_CONFIG")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := login.Login(oci.host, registry.LoginOptBasicAuth("ci", "s3cret"), registry.LoginOptPlainText(true)); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runReview(t, "", append(args, "-o", "json")...)
+	if code != 0 || stderr != "" || !strings.Contains(stdout, `"source": "HelmRelease flux-system/app: batch/templates/migrate-job.yaml"`) {
+		t.Errorf("logged in: exit %d, stderr:\n%s", code, stderr)
+	}
+}
+
+// TestReviewFluxKubeVersion: --kube-version is the Capabilities.KubeVersion
+// the charts see; a version Helm cannot parse is exit 2.
+func TestReviewFluxKubeVersion(t *testing.T) {
+	_, _, vars := chartServers(t)
+	code, stdout, stderr := runReview(t, "", chartsArgs(vars, t.TempDir(), "--kube-version", "v1.30.4", "-o", "json")...)
+	if code != 1 || stderr != "" {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+	}
+	for _, e := range decodeEntries(t, stdout) {
+		if e["kind"] == "Deployment" && e["name"] == localName {
+			if got := dig(e["object"], "metadata.labels.kube-version"); got != "v1.30.4" {
+				t.Errorf("kube-version label %v, want v1.30.4", got)
+			}
+		}
+	}
+	code, _, stderr = runReview(t, "", chartsArgs(vars, t.TempDir(), "--kube-version", "latest")...)
+	if !strings.HasPrefix(stderr, `review: --kube-version "latest": `) || code != 2 {
+		t.Errorf("--kube-version latest: exit %d, stderr %q", code, stderr)
 	}
 }

@@ -3,7 +3,6 @@ package charts
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -207,11 +206,25 @@ func loadIndex(data []byte) (*repo.IndexFile, error) {
 }
 
 // netReason is a fetch error as a reader wants it: the HTTP status or the
-// network's word, without the URL said twice.
+// network's word, without the URL said twice (Helm's getter says "failed to
+// fetch URL : 404 Not Found", the OCI client `failed to perform "Op" on
+// source: GET "URL": response status code 404: ...`).
 func netReason(err error) string {
-	msg := err.Error()
-	var ue interface{ Unwrap() error }
-	if errors.As(err, &ue) && strings.Contains(msg, "dial tcp") {
+	msg := oneLine(err.Error())
+	switch {
+	case strings.Contains(msg, "credential not found"):
+		return "the registry asks for credentials and Helm has none for it (helm registry login, or Docker's config)"
+	case strings.HasPrefix(msg, "failed to fetch "):
+		if i := strings.LastIndex(msg, " : "); i >= 0 {
+			return msg[i+3:]
+		}
+	case strings.HasPrefix(msg, "failed to perform "):
+		if i := strings.Index(msg, `": `); i >= 0 {
+			if j := strings.Index(msg[i+3:], `": `); j >= 0 {
+				return msg[i+3+j+3:]
+			}
+		}
+	case strings.Contains(msg, "dial tcp"):
 		if i := strings.LastIndex(msg, ": "); i >= 0 {
 			return msg[i+2:]
 		}
