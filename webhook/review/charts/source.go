@@ -155,7 +155,7 @@ func (r *Renderer) load(s chartSource) (*chart.Chart, error) {
 			}
 			a, err = r.fetch.ociChart(ref, s.tag, s.digest, s.version, s.insecure)
 		} else {
-			a, err = r.fetch.httpChart(s.url, s.name, s.version, s.insecure)
+			a, err = r.fetch.httpChart(s.url, s.name, s.version)
 		}
 		if err != nil {
 			return nil, err
