@@ -33,9 +33,9 @@ type seedChart struct {
 
 var seedCharts = []seedChart{
 	{"CERT_MANAGER_VERSION", "github.com/cert-manager/cert-manager", "deploy/charts/cert-manager", "jetstack", "v1.21.2"},
-	{"ISTIO_VERSION", "istio.io/istio", "manifests/charts/base", "istio", "1.30.0"},
-	{"ISTIO_VERSION", "istio.io/istio", "manifests/charts/istio-control/istio-discovery", "istio", "1.30.0"},
-	{"ISTIO_VERSION", "istio.io/istio", "manifests/charts/gateway", "istio", "1.30.0"},
+	{"ISTIO_CHARTS_VERSION", "istio.io/istio", "manifests/charts/base", "istio", "1.30.0"},
+	{"ISTIO_CHARTS_VERSION", "istio.io/istio", "manifests/charts/istio-control/istio-discovery", "istio", "1.30.0"},
+	{"ISTIO_CHARTS_VERSION", "istio.io/istio", "manifests/charts/gateway", "istio", "1.30.0"},
 	{"EXTERNAL_DNS_VERSION", "sigs.k8s.io/external-dns", "charts/external-dns", "external-dns", ""},
 	{"PODINFO_VERSION", "github.com/stefanprodan/podinfo", "charts/podinfo", "stefanprodan", ""},
 }
