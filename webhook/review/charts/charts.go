@@ -153,10 +153,6 @@ func (r *Renderer) Render(ctx context.Context, u *unstructured.Unstructured, obj
 	if err != nil {
 		return nil, &Error{Release: who, Reason: err.Error()}
 	}
-	pr, err := postRenderers(hr)
-	if err != nil {
-		return nil, &Error{Release: who, Reason: err.Error()}
-	}
 	install := hr.GetInstall()
 	crds := string(install.CRDs)
 	if install.SkipCRDs && crds == "" {
@@ -177,7 +173,7 @@ func (r *Renderer) Render(ctx context.Context, u *unstructured.Unstructured, obj
 	objects, err := render(ctx, ch, renderInput{
 		releaseName: releaseName(hr), namespace: hr.GetReleaseNamespace(), values: vals,
 		kubeVersion: r.kubeVersion, apiVersions: apiVersions, crds: crds,
-		disableHooks: install.DisableHooks, originLabels: originLabels(hr), tests: hr.GetTest().Enable, postRenderer: pr, postRenderStrategy: hr.GetPostRenderStrategy(),
+		disableHooks: install.DisableHooks, originLabels: originLabels(hr), tests: hr.GetTest().Enable, postRenderer: postRenderers(hr), postRenderStrategy: hr.GetPostRenderStrategy(),
 		scopes: r.scopes,
 	})
 	if err != nil {

@@ -231,4 +231,3 @@ func netReason(err error) string {
 	}
 	return msg
 }
-

@@ -24,7 +24,7 @@ import (
 // origin labels naming the HelmRelease (origin_labels.go), last so they
 // win. Helm runs the chain over hooks too unless spec.postRenderStrategy
 // says otherwise.
-func postRenderers(hr *helmv2.HelmRelease) (postrenderer.PostRenderer, error) {
+func postRenderers(hr *helmv2.HelmRelease) postrenderer.PostRenderer {
 	var chain combined
 	for i, pr := range hr.Spec.PostRenderers {
 		if pr.Kustomize == nil {
@@ -52,7 +52,7 @@ func postRenderers(hr *helmv2.HelmRelease) (postrenderer.PostRenderer, error) {
 		chain = append(chain, &metadataRenderer{labels: cm.Labels, annotations: cm.Annotations})
 	}
 	chain = append(chain, &metadataRenderer{labels: originLabels(hr)})
-	return chain, nil
+	return chain
 }
 
 // combined runs post-renderers one after the other.
