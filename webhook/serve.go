@@ -99,7 +99,7 @@ func NewServer(ctx context.Context, cfg *rest.Config, scheme *runtime.Scheme, op
 			// Only metadata of namespaces is cached: the labels are all policies
 			// read. A transform per kind, not ByObject: ByObject asks the
 			// RESTMapper at start-up, which fails for a CRD installed later.
-			DefaultTransform: transform(opts.Transform),
+			DefaultTransform: StripManagedFieldsThen(opts.Transform),
 		},
 	})
 	if err != nil {
@@ -224,8 +224,9 @@ func (w *drainWriter) Write(b []byte) (int, error) {
 	return w.ResponseWriter.Write(b)
 }
 
-// transform strips managed fields, then applies then (when set).
-func transform(then toolscache.TransformFunc) toolscache.TransformFunc {
+// StripManagedFieldsThen is the informer transform that strips managed
+// fields, then applies then (when set).
+func StripManagedFieldsThen(then toolscache.TransformFunc) toolscache.TransformFunc {
 	strip := cache.TransformStripManagedFields()
 	if then == nil {
 		return strip
