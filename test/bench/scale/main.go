@@ -23,7 +23,9 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/go-logr/logr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/flux-infra/platform-webhook/test/bench/measure"
 	"github.com/flux-infra/platform-webhook/test/e2e/harness"
@@ -42,6 +44,7 @@ func main() {
 	workers := flag.Int("workers", 32, "parallel writers")
 	perKindN := flag.Int("per-kind", 1000, "objects of each kind for the in-process bytes per object")
 	flag.Parse()
+	ctrllog.SetLogger(logr.Discard()) // the writers' client logs nothing worth reading
 	if err := run(n, *before, *rounds, *workers, *perKindN); err != nil {
 		fmt.Fprintln(os.Stderr, "bench scale:", err)
 		os.Exit(1)
