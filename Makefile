@@ -5,7 +5,7 @@ BIN := bin/platform-webhook
 # The release build flags; the Dockerfile uses the same.
 GOBUILD := CGO_ENABLED=0 go build -trimpath -ldflags "-s -w"
 
-.PHONY: help build test test-unit test-e2e controlplane demo fuzz fuzz-short lint image bench bench-smoke bench-report soak
+.PHONY: help build test test-unit test-e2e controlplane demo fuzz fuzz-short lint image bench bench-smoke bench-report bench-scale soak
 
 # How long `make fuzz` runs each fuzz target; `make test` runs each for FUZZTIME_SHORT.
 FUZZTIME ?= 1m
@@ -42,6 +42,12 @@ bench: controlplane ## Benchmark latency, throughput and memory against a bare b
 bench-report: controlplane ## Time `report` on 10,000 pods over 100 namespaces in the real apiserver (about a minute; BENCHMARKS.md).
 	KUBEBUILDER_ASSETS="$$(test/tools/controlplane.sh)" PLATFORM_WEBHOOK_CRDS="$$(test/tools/controlplane.sh crds)" \
 	  CGO_ENABLED=0 go run ./test/bench/report
+
+# The revision `make bench-scale` runs beside this tree: the last one before the cache transforms.
+SCALE_BEFORE ?= 2f46a64
+bench-scale: controlplane ## The webhook's sync time, RSS and bytes per cached object before and after the cache transforms: 10,000 namespaces, 5,000 Nodes, 2,000 Gateways, 20,000 routes, 500 MWCs (about 10 minutes; BENCHMARKS.md).
+	KUBEBUILDER_ASSETS="$$(test/tools/controlplane.sh)" PLATFORM_WEBHOOK_CRDS="$$(test/tools/controlplane.sh crds)" \
+	  CGO_ENABLED=0 go run ./test/bench/scale -before $(SCALE_BEFORE) $(SCALE_FLAGS)
 
 bench-smoke: ## Run every Go benchmark once (they must keep working; part of test-unit; no figures).
 	@echo "go test -count=1 -run '^$$' -bench . -benchtime 1x ./..."

@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
+	toolscache "k8s.io/client-go/tools/cache"
 	certutil "k8s.io/client-go/util/cert"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -39,6 +40,10 @@ type ServeOptions struct {
 	// ShutdownDrain is how long the server keeps answering after SIGTERM,
 	// every answer with Connection: close, before it shuts down.
 	ShutdownDrain time.Duration
+	// Transform, when set, is applied to every object the informers cache
+	// (after managed fields are stripped): what the look-ups do not read
+	// need not be kept (config.CacheTransform).
+	Transform toolscache.TransformFunc
 }
 
 // Cert and key file names in the cert dir, as cert-manager writes them.
@@ -53,20 +58,6 @@ type Server struct {
 	mgr   manager.Manager
 	ctx   atomic.Pointer[context.Context] // Start's; done once shutdown begins
 	drain time.Duration
-}
-
-// slimNode keeps of a Node only its name, resource version and kubelet
-// version.
-func slimNode(o any) (any, error) {
-	n, ok := o.(*corev1.Node)
-	if !ok {
-		return o, nil
-	}
-	return &corev1.Node{
-		TypeMeta:   n.TypeMeta,
-		ObjectMeta: metav1.ObjectMeta{Name: n.Name, ResourceVersion: n.ResourceVersion, UID: n.UID},
-		Status:     corev1.NodeStatus{NodeInfo: corev1.NodeSystemInfo{KubeletVersion: n.Status.NodeInfo.KubeletVersion}},
-	}, nil
 }
 
 // Watch sets up an informer on the manager's cache for a look-up policies
@@ -105,11 +96,10 @@ func NewServer(ctx context.Context, cfg *rest.Config, scheme *runtime.Scheme, op
 		Metrics:                 metricsserver.Options{BindAddress: opts.MetricsAddr},
 		GracefulShutdownTimeout: ptr(20 * time.Second),
 		Cache: cache.Options{
-			// Only metadata of namespaces is cached: the labels are all policies read.
-			DefaultTransform: cache.TransformStripManagedFields(),
-			// Nodes carry large statuses (images, conditions); job-proxy reads
-			// only the kubelet version, so that is all that is kept.
-			ByObject: map[client.Object]cache.ByObject{&corev1.Node{}: {Transform: slimNode}},
+			// Only metadata of namespaces is cached: the labels are all policies
+			// read. A transform per kind, not ByObject: ByObject asks the
+			// RESTMapper at start-up, which fails for a CRD installed later.
+			DefaultTransform: StripManagedFieldsThen(opts.Transform),
 		},
 	})
 	if err != nil {
@@ -232,6 +222,22 @@ func (w *drainWriter) Write(b []byte) (int, error) {
 		w.WriteHeader(http.StatusOK)
 	}
 	return w.ResponseWriter.Write(b)
+}
+
+// StripManagedFieldsThen is the informer transform that strips managed
+// fields, then applies then (when set).
+func StripManagedFieldsThen(then toolscache.TransformFunc) toolscache.TransformFunc {
+	strip := cache.TransformStripManagedFields()
+	if then == nil {
+		return strip
+	}
+	return func(o any) (any, error) {
+		o, err := strip(o)
+		if err != nil {
+			return nil, err
+		}
+		return then(o)
+	}
 }
 
 func namespaceMeta() *metav1.PartialObjectMetadata {

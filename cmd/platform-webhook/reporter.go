@@ -95,7 +95,10 @@ func reporter(args []string) error {
 		LeaderElectionNamespace: *namespace,
 		HealthProbeBindAddress:  *healthAddr,
 		Metrics:                 metricsserver.Options{BindAddress: *metricsAddr},
-		Cache:                   cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
+		// The watched kinds are cached as metadata, and only their names and
+		// namespaces are read: CacheTransform keeps no annotations or owners
+		// (10,000 pods' worth, BENCHMARKS.md Scale).
+		Cache: cache.Options{DefaultTransform: webhook.StripManagedFieldsThen(config.CacheTransform)},
 	})
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)

@@ -40,7 +40,8 @@ func run(args []string) error {
 	fs := pflag.NewFlagSet("baseline", pflag.ContinueOnError)
 	configPath := fs.String("config", "", "configuration file: which informers to start, as serve does (default: the embedded default)")
 	kubeconfig := fs.String("kubeconfig", "", "kubeconfig for the informer caches")
-	opts := webhook.ServeOptions{TLSMinVersion: tls.VersionTLS12}
+	// The same caches as platform-webhook serve.
+	opts := webhook.ServeOptions{TLSMinVersion: tls.VersionTLS12, Transform: config.CacheTransform}
 	fs.StringVar(&opts.Host, "host", "", "address the webhook server listens on")
 	fs.IntVar(&opts.Port, "port", 9443, "HTTPS port of the webhook server")
 	fs.StringVar(&opts.CertDir, "cert-dir", "/tmp/k8s-webhook-server/serving-certs", "folder with tls.crt and tls.key; a self-signed pair is generated when empty")

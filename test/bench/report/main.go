@@ -4,9 +4,11 @@
 // namespaces, half of them labelled audit, then runs the built binary's
 // report -o json pinned to one CPU (taskset, when there are two) and prints
 // its wall time, CPU time, peak RSS and findings as a Markdown line
-// (BENCHMARKS.md).
+// (BENCHMARKS.md). Then it runs the reporter until its first run has written
+// the OpenReports and prints the time that took, its resident memory and
+// heap; with -before REV, the reporter built at that revision too.
 //
-//	KUBEBUILDER_ASSETS=... PLATFORM_WEBHOOK_CRDS=... go run ./test/bench/report [-pods 10000] [-namespaces 100]
+//	KUBEBUILDER_ASSETS=... PLATFORM_WEBHOOK_CRDS=... go run ./test/bench/report [-pods 10000] [-namespaces 100] [-before REV]
 package main
 
 import (
@@ -34,14 +36,15 @@ import (
 func main() {
 	pods := flag.Int("pods", 10000, "pods to create")
 	namespaces := flag.Int("namespaces", 100, "namespaces to spread them over")
+	before := flag.String("before", "", "git revision whose reporter runs before this tree's (empty: only this tree's)")
 	flag.Parse()
-	if err := run(*pods, *namespaces); err != nil {
+	if err := run(*pods, *namespaces, *before); err != nil {
 		fmt.Fprintln(os.Stderr, "bench report:", err)
 		os.Exit(1)
 	}
 }
 
-func run(pods, namespaces int) error {
+func run(pods, namespaces int, before string) error {
 	c, err := harness.Start()
 	if err != nil {
 		return err
@@ -76,7 +79,14 @@ func run(pods, namespaces int) error {
 		wg.Go(func() {
 			for i := range next {
 				pod := &corev1.Pod{
-					ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("pod-%05d", i), Namespace: fmt.Sprintf("bench-%03d", i%namespaces)},
+					// Labels and annotations as a Deployment's pod with Istio's sidecar has them.
+					ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("pod-%05d", i), Namespace: fmt.Sprintf("bench-%03d", i%namespaces),
+						Labels: map[string]string{"app.kubernetes.io/name": "app", "app.kubernetes.io/instance": fmt.Sprintf("app-%d", i%7),
+							"pod-template-hash": "5d8f7c9b6d", "security.istio.io/tlsMode": "istio", "service.istio.io/canonical-name": "app",
+							"service.istio.io/canonical-revision": "1"},
+						Annotations: map[string]string{"kubectl.kubernetes.io/default-container": "app", "prometheus.io/scrape": "true",
+							"prometheus.io/port": "15020", "prometheus.io/path": "/stats/prometheus", "istio.io/rev": "default",
+							"sidecar.istio.io/status": istioStatus}},
 					Spec: corev1.PodSpec{Containers: []corev1.Container{
 						{Name: "app", Image: "ghcr.io/example/app:1." + strconv.Itoa(i%7)},
 						{Name: "sidecar", Image: "123456789012.dkr.ecr.us-east-1.amazonaws.com/docker-hub/library/nginx:1.27"},
@@ -125,7 +135,12 @@ func run(pods, namespaces int) error {
 	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	fmt.Printf("| %d pods, %d namespaces | %s | %s | %d MiB | %d findings |\n",
 		pods, namespaces, wall.Round(100*time.Millisecond), cpu.Round(100*time.Millisecond), ru.Maxrss/1024, len(findings))
-	return nil
+	return reporters(c, before)
 }
+
+// istioStatus is the annotation Istio's injector writes on every pod it injects.
+const istioStatus = `{"initContainers":["istio-validation","istio-proxy"],"containers":null,"volumes":["workload-socket","credential-socket",` +
+	`"workload-certs","istio-envoy","istio-data","istio-podinfo","istio-token","istiod-ca-cert","istio-ca-crl"],` +
+	`"imagePullSecrets":null,"revision":"default"}`
 
 func keyOf(ns, name string) client.ObjectKey { return client.ObjectKey{Namespace: ns, Name: name} }
