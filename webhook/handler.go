@@ -38,7 +38,7 @@ type Handler[T interface {
 
 // Handle implements admission.Handler.
 func (h *Handler[T]) Handle(ctx context.Context, req admission.Request) admission.Response {
-	log := logf.FromContext(ctx).WithValues("uid", req.UID, "namespace", req.Namespace, "name", req.Name)
+	log := withLazyValues(logf.FromContext(ctx), "uid", req.UID, "namespace", req.Namespace, "name", req.Name)
 	ctx = logf.IntoContext(ctx, log)
 
 	if resp, bad := badRequest(req); bad {
