@@ -31,7 +31,11 @@ func TestMissedTargets(t *testing.T) {
 		{"throughput", path(1790, 4*time.Millisecond, 40<<20), []string{"throughput 0.90"}},
 		{"p99", path(2000, 5100*time.Microsecond, 40<<20), []string{"p99 at 1000 req/s 1.27x"}},
 		{"rss", path(2000, 4*time.Millisecond, 51<<20), []string{"peak RSS 1.27x"}},
-		{"errors", func() PathRun { p := path(2000, 4*time.Millisecond, 40<<20); p.AtRate.Errors = map[string]int{"timeout": 1}; return p }(), []string{"throughput 0.00"}},
+		{"errors", func() PathRun {
+			p := path(2000, 4*time.Millisecond, 40<<20)
+			p.AtRate.Errors = map[string]int{"timeout": 1}
+			return p
+		}(), []string{"throughput 0.00"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := &Report{Runs: []*ServerRun{{Baseline: true, Paths: []PathRun{base}}, {Paths: []PathRun{c.ours}}}}
