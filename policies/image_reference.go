@@ -57,7 +57,8 @@ func MirrorImage(image string, cfg ImageConfig) (mirrored string, changed bool, 
 		}
 		return image, false, nil
 	}
-	mirrored, err = mirrorReference(named, prefix, upstreamPath(named, host, cfg), cfg.Registry)
+	path := upstreamPath(named, host, cfg)
+	mirrored, err = mirrorReference(named, prefix, path, cfg.Registry, cfg.bases.valid(cfg.Registry, prefix, path))
 	if err != nil {
 		return "", false, fmt.Errorf("image %q: %w", image, err)
 	}
@@ -93,8 +94,9 @@ func upstreamPath(named reference.Named, host string, cfg ImageConfig) string {
 // dockerHubHost is Docker Hub as image references normalize it.
 const dockerHubHost = "docker.io"
 
-// mirrorReference is <registry>/<prefix>/<path>[:tag][@digest] for named.
-func mirrorReference(named reference.Named, prefix, path, registry string) (string, error) {
+// mirrorReference is <registry>/<prefix>/<path>[:tag][@digest] for named;
+// known says it parses (mirrorBases), else it is parsed to check.
+func mirrorReference(named reference.Named, prefix, path, registry string, known bool) (string, error) {
 	var b strings.Builder
 	b.WriteString(registry)
 	b.WriteString("/")
@@ -112,6 +114,9 @@ func mirrorReference(named reference.Named, prefix, path, registry string) (stri
 		b.WriteString(digested.Digest().String())
 	}
 	mirrored := b.String()
+	if known {
+		return mirrored, nil
+	}
 
 	// The result must itself be a valid, canonical reference in the mirror:
 	// ParseNamed refuses anything the runtime would read differently (a

@@ -41,6 +41,7 @@ var _ Validator[*corev1.Pod] = (*ImageRegistryPolicy)(nil)
 
 // NewImageRegistry returns the image-registry validator for cfg.
 func NewImageRegistry(cfg ImageConfig) *ImageRegistryPolicy {
+	cfg.bases = newMirrorBases(cfg)
 	under := []string{fmt.Sprintf("%q", cfg.Registry+"/")}
 	excluded := slices.Clone(cfg.ExcludeRegistries)
 	slices.Sort(excluded)

@@ -30,6 +30,7 @@ var _ Mutator[*corev1.Pod] = (*ImageRewritePolicy)(nil)
 
 // NewImageRewrite returns the image-rewrite mutator for cfg.
 func NewImageRewrite(cfg ImageConfig) *ImageRewritePolicy {
+	cfg.bases = newMirrorBases(cfg)
 	return &ImageRewritePolicy{cfg: cfg}
 }
 

@@ -23,6 +23,10 @@ type ImageConfig struct {
 	// ExcludeRegistries are registries pulled from as they are (another ECR
 	// account, say): their images are neither rewritten nor denied.
 	ExcludeRegistries []string `json:"excludeRegistries,omitempty"`
+
+	// bases, set by the policies from the fields above, spares MirrorImage
+	// a second parse (image_mirror_base.go); nil: it always parses.
+	bases mirrorBases
 }
 
 // UnlistedRegistries is what image-rewrite and image-registry do with an

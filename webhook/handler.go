@@ -38,7 +38,7 @@ type Handler[T interface {
 
 // Handle implements admission.Handler.
 func (h *Handler[T]) Handle(ctx context.Context, req admission.Request) admission.Response {
-	log := logf.FromContext(ctx).WithValues("uid", req.UID, "namespace", req.Namespace, "name", req.Name)
+	log := withLazyValues(logf.FromContext(ctx), "uid", req.UID, "namespace", req.Namespace, "name", req.Name)
 	ctx = logf.IntoContext(ctx, log)
 
 	if resp, bad := badRequest(req); bad {
@@ -88,16 +88,15 @@ func (h *Handler[T]) Handle(ctx context.Context, req admission.Request) admissio
 	var d Decision
 	var resp admission.Response
 	if h.Mutating {
-		before, err := json.Marshal(obj)
-		if err != nil {
-			return admission.Errored(http.StatusInternalServerError, errors.New("the webhook could not encode the object"))
-		}
+		// The object as decoded, for the patch: typedPatch compares it with
+		// the mutated one and encodes only what differs (typedpatch.go).
+		before := obj.DeepCopyObject()
 		d = h.Chain.Mutate(ctx, preq, obj)
 		resp = admission.Allowed("")
 		if !d.Allowed() { // a mutator refused the object (policies.Refuser)
 			resp = admission.Denied(d.Message())
 		} else if d.Mutated {
-			patch, err := Patch(before, obj)
+			patch, err := typedPatch(before, obj)
 			if err != nil {
 				log.Error(err, "patch")
 				return admission.Errored(http.StatusInternalServerError, errors.New("the webhook could not compute its patch"))
@@ -118,7 +117,10 @@ func (h *Handler[T]) Handle(ctx context.Context, req admission.Request) admissio
 
 // Patch is the JSON patch from before (the object as decoded, re-encoded) to
 // after. Both sides go through the same Go types, so fields the types do not
-// know (a newer API server) are absent from both and never removed.
+// know (a newer API server) are absent from both and never removed. The
+// handler, which has both sides as Go values, computes the same patch with
+// typedPatch without encoding either whole; review, which has before as
+// JSON, uses this.
 func Patch(before []byte, after any) ([]jsonpatch.JsonPatchOperation, error) {
 	a, err := json.Marshal(after)
 	if err != nil {

@@ -33,7 +33,35 @@ func setUpCluster(ctx context.Context, c client.Client, hosts int) error {
 	if err := setGateways(ctx, c, hosts); err != nil {
 		return err
 	}
+	if err := createServiceAccounts(ctx, c); err != nil {
+		return err
+	}
 	return dryRunCorpus(ctx, c)
+}
+
+// createServiceAccounts creates the ServiceAccounts the corpus's pods run
+// as: the harness's apiserver runs the ServiceAccount admission plugin (its
+// controller manager makes only "default"), which refuses a pod whose
+// ServiceAccount does not exist.
+func createServiceAccounts(ctx context.Context, c client.Client) error {
+	for _, cs := range corpus.Cases() {
+		if cs.Kind != "Pod" {
+			continue
+		}
+		var pod corev1.Pod
+		if err := json.Unmarshal(cs.Object(), &pod); err != nil {
+			return fmt.Errorf("%s: %w", cs.Name, err)
+		}
+		if pod.Spec.ServiceAccountName == "" {
+			continue
+		}
+		sa := &corev1.ServiceAccount{}
+		sa.Namespace, sa.Name = pod.Namespace, pod.Spec.ServiceAccountName
+		if err := c.Create(ctx, sa); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("service account %s/%s: %w", sa.Namespace, sa.Name, err)
+		}
+	}
+	return nil
 }
 
 // dryRunCorpus creates every object of the corpus with dryRun=All: the

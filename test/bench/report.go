@@ -58,7 +58,8 @@ type ServerRun struct {
 	Steps            []Measured
 	PeakRSS          uint64 // VmHWM after the load sequence
 	Kinds            []KindRun
-	RSS10k           uint64 // after the 10,000-host Gateways and their VirtualServices' runs
+	Paths            []PathRun // the pod paths side by side (paths.go)
+	RSS10k           uint64    // after the 10,000-host Gateways and their VirtualServices' runs
 }
 
 // Report is everything the benchmark measured.
@@ -116,6 +117,7 @@ func (r *Report) Write(w io.Writer) {
 	}
 	p("")
 	r.writeTargets(p)
+	r.writePaths(p)
 	r.writeLoad(p)
 	r.writeKinds(p)
 	r.writeApiserver(p)
