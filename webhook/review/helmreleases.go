@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -101,10 +100,7 @@ func (l lineFinder) find(d Document, kind, name string) string {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	for {
 		var n yaml.Node
-		if err := dec.Decode(&n); err != nil {
-			if err == io.EOF {
-				return file
-			}
+		if dec.Decode(&n) != nil { // the end, or YAML kustomize read anyway
 			return file
 		}
 		var head struct {
