@@ -8,8 +8,11 @@ GOBUILD := CGO_ENABLED=0 go build -trimpath -ldflags "-s -w"
 .PHONY: help build test test-unit test-e2e controlplane demo fuzz fuzz-short lint image bench bench-smoke bench-report bench-scale soak
 
 # How long `make fuzz` runs each fuzz target; `make test` runs each for FUZZTIME_SHORT.
+# FUZZTIME_SHORT is a count of executions, not a duration: Go 1.26's fuzz coordinator can fail a
+# duration-bounded run with a bare "context deadline exceeded" when its deadline meets a busy worker
+# (golang/go#75804, fixed in Go 1.27; seen in CI on FuzzGatewayHosts); a count has no deadline.
 FUZZTIME ?= 1m
-FUZZTIME_SHORT ?= 2s
+FUZZTIME_SHORT ?= 3000x
 
 help: ## List the targets.
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
@@ -32,7 +35,7 @@ fuzz: ## Run every fuzz target (func Fuzz* in *_test.go) for FUZZTIME each (defa
 	  done; \
 	done
 
-fuzz-short: ## Run every fuzz target for FUZZTIME_SHORT each (2s; part of test-unit).
+fuzz-short: ## Run every fuzz target for FUZZTIME_SHORT each (3000 executions; part of test-unit).
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME_SHORT)
 
 bench: controlplane ## Benchmark latency, throughput and memory against a bare baseline; prints the report (about 5 minutes, BENCHMARKS.md).
