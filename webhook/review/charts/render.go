@@ -84,7 +84,7 @@ func render(ctx context.Context, ch *chart.Chart, in renderInput) ([]Rendered, e
 	}
 
 	var objs []Rendered
-	if in.crds != "Skip" {
+	if in.crds != string(helmv2.Skip) {
 		for _, crd := range ch.CRDObjects() {
 			docs, err := decodeAll(crd.File.Data)
 			if err != nil {
