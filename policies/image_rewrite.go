@@ -26,7 +26,10 @@ type ImageRewritePolicy struct {
 	cfg ImageConfig
 }
 
-var _ Mutator[*corev1.Pod] = (*ImageRewritePolicy)(nil)
+var (
+	_ Mutator[*corev1.Pod] = (*ImageRewritePolicy)(nil)
+	_ Scoped               = (*ImageRewritePolicy)(nil)
+)
 
 // NewImageRewrite returns the image-rewrite mutator for cfg.
 func NewImageRewrite(cfg ImageConfig) *ImageRewritePolicy {
@@ -36,6 +39,16 @@ func NewImageRewrite(cfg ImageConfig) *ImageRewritePolicy {
 
 // Name returns "image-rewrite".
 func (p *ImageRewritePolicy) Name() string { return ImageRewrite }
+
+// Scope is what Mutate changes: the images and the OriginalImagesAnnotation.
+func (p *ImageRewritePolicy) Scope() []string {
+	return []string{
+		"metadata.annotations",
+		"spec.initContainers[*].image",
+		"spec.containers[*].image",
+		"spec.ephemeralContainers[*].image",
+	}
+}
 
 // subresourceEphemeralContainers is the pod subresource kubectl debug updates.
 const subresourceEphemeralContainers = "ephemeralcontainers"

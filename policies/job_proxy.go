@@ -55,6 +55,7 @@ type JobProxyPolicy struct {
 var (
 	_ Mutator[*corev1.Pod] = (*JobProxyPolicy)(nil)
 	_ Refuser[*corev1.Pod] = (*JobProxyPolicy)(nil)
+	_ Scoped               = (*JobProxyPolicy)(nil)
 )
 
 // NewJobProxy returns the job-proxy mutator for cfg (defaulted and valid).
@@ -65,6 +66,19 @@ func NewJobProxy(cfg JobProxyConfig) *JobProxyPolicy {
 
 // Name returns "job-proxy".
 func (p *JobProxyPolicy) Name() string { return JobProxy }
+
+// Scope is what Mutate changes: the native-sidecar annotation, or the
+// shared volume and the init container that fills it (appended), and the
+// commands and volume mounts of the containers it wraps.
+func (p *JobProxyPolicy) Scope() []string {
+	return []string{
+		"metadata.annotations",
+		"spec.volumes[+]",
+		"spec.initContainers[+]",
+		"spec.containers[*].command",
+		"spec.containers[*].volumeMounts",
+	}
+}
 
 // jobProxyInstallResources are the requests and the limits of the init
 // container that copies the wrapper: equal, so a Guaranteed pod stays

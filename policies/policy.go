@@ -94,6 +94,25 @@ type Mutator[T any] interface {
 	Mutate(req Request, obj T) []string
 }
 
+// Scoped is optionally implemented by a Mutator that changes only some
+// fields of the object. Scope names them as JSON field paths from the
+// object's root: members by their JSON names, dot-separated, "[*]" after an
+// array for each of its elements ("metadata.annotations",
+// "spec.containers[*].image"), "[+]" at the end after an array Mutate only
+// appends to, creating it if need be ("spec.volumes[+]"). Mutate changes
+// nothing else: it does not add or remove elements of an array it reaches
+// through "[*]", nor change the elements an array named with "[+]" had
+// (the whole array is named where it does: "spec.initContainers").
+//
+// The webhook then keeps only these fields before the mutators run and
+// builds its patch from them, instead of copying and comparing the whole
+// object (webhook/scopedpatch.go). A change outside the scope would be
+// missing from the patch: the webhook's TestScopedPatchMatchesFullDiff runs
+// every scoped mutator on every testdata pod against the full diff.
+type Scoped interface {
+	Scope() []string
+}
+
 // Refuser is optionally implemented by a Mutator that can meet an object it
 // cannot change safely (job-proxy: a Job container with no command to wrap).
 // The chain calls Refuse before Mutate: violations deny the object in

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"sync"
 	"sync/atomic"
 
 	"gomodules.xyz/jsonpatch/v2"
@@ -34,6 +35,8 @@ type Handler[T interface {
 	Namespaces NamespaceLabels
 
 	decoded atomic.Pointer[schema.GroupVersionKind] // see decode
+	scoped  sync.Once                               // see keep
+	scope   *scope
 }
 
 // Handle implements admission.Handler.
@@ -88,15 +91,17 @@ func (h *Handler[T]) Handle(ctx context.Context, req admission.Request) admissio
 	var d Decision
 	var resp admission.Response
 	if h.Mutating {
-		// The object as decoded, for the patch: typedPatch compares it with
-		// the mutated one and encodes only what differs (typedpatch.go).
-		before := obj.DeepCopyObject()
+		before, err := h.keep(obj)
+		if err != nil {
+			log.Error(err, "patch")
+			return admission.Errored(http.StatusInternalServerError, errors.New("the webhook could not compute its patch"))
+		}
 		d = h.Chain.Mutate(ctx, preq, obj)
 		resp = admission.Allowed("")
 		if !d.Allowed() { // a mutator refused the object (policies.Refuser)
 			resp = admission.Denied(d.Message())
 		} else if d.Mutated {
-			patch, err := typedPatch(before, obj)
+			patch, err := h.patch(before, obj, req.Object.Raw)
 			if err != nil {
 				log.Error(err, "patch")
 				return admission.Errored(http.StatusInternalServerError, errors.New("the webhook could not compute its patch"))
@@ -118,9 +123,9 @@ func (h *Handler[T]) Handle(ctx context.Context, req admission.Request) admissio
 // Patch is the JSON patch from before (the object as decoded, re-encoded) to
 // after. Both sides go through the same Go types, so fields the types do not
 // know (a newer API server) are absent from both and never removed. The
-// handler, which has both sides as Go values, computes the same patch with
-// typedPatch without encoding either whole; review, which has before as
-// JSON, uses this.
+// handler computes the same patch from the fields its mutators may change
+// (scopedpatch.go), or with typedPatch without encoding either side whole;
+// review, which has before as JSON, uses this.
 func Patch(before []byte, after any) ([]jsonpatch.JsonPatchOperation, error) {
 	a, err := json.Marshal(after)
 	if err != nil {

@@ -92,24 +92,30 @@ func (d differ) object(fields []field, va, vb reflect.Value, a, b []byte) ([]byt
 		if equal(fa, fb) {
 			continue
 		}
-		inA, inB := !f.omitted(fa), !f.omitted(fb)
-		switch {
-		case inA && inB:
-			a, b = appendKey(a, startA, f.key), appendKey(b, startB, f.key)
-			if a, b, err = d.value(fa, fb, a, b); err != nil {
-				return nil, nil, err
-			}
-		case inA:
-			if a, err = appendEncoded(appendKey(a, startA, f.key), fa); err != nil {
-				return nil, nil, err
-			}
-		case inB:
-			if b, err = appendEncoded(appendKey(b, startB, f.key), fb); err != nil {
-				return nil, nil, err
-			}
+		if a, b, err = d.member(f, f.key, fa, fb, a, b, startA, startB); err != nil {
+			return nil, nil, err
 		}
 	}
 	return append(a, '}'), append(b, '}'), nil
+}
+
+// member writes the member key of two objects whose values, fa and fb of
+// field f, differ: on the side where encoding/json leaves it out it is
+// absent, on a side alone it is written whole. startA and startB are where
+// the objects' members begin.
+func (d differ) member(f *field, key []byte, fa, fb reflect.Value, a, b []byte, startA, startB int) ([]byte, []byte, error) {
+	var err error
+	inA, inB := !f.omitted(fa), !f.omitted(fb)
+	switch {
+	case inA && inB:
+		a, b = appendKey(a, startA, key), appendKey(b, startB, key)
+		return d.value(fa, fb, a, b)
+	case inA:
+		a, err = appendEncoded(appendKey(a, startA, key), fa)
+	case inB:
+		b, err = appendEncoded(appendKey(b, startB, key), fb)
+	}
+	return a, b, err
 }
 
 // mapObject writes the entries of two maps with string keys as object

@@ -66,18 +66,7 @@ func TestTypedPatchMatchesFullDiff(t *testing.T) {
 // it returns 1 when the patch has operations.
 func comparePatches(t *testing.T, name string, before, after *corev1.Pod) int {
 	t.Helper()
-	a, err := json.Marshal(before)
-	if err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	b, err := json.Marshal(after)
-	if err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	full, err := jsonpatch.CreatePatch(a, b)
-	if err != nil {
-		t.Fatalf("%s: full diff: %v", name, err)
-	}
+	full := fullDiff(t, name, before, after)
 	typed, err := webhook.TypedPatch(before, after)
 	if err != nil {
 		t.Fatalf("%s: typedPatch: %v", name, err)
