@@ -38,7 +38,6 @@ type scope struct {
 // scopeStep is one member on a scope's path, and how the path goes on.
 type scopeStep struct {
 	field field
-	name  string // the member's name as a JSON pointer writes it
 	how   stepKind
 	// upTo: the array is also named with "[+]", so "[*]" walks the elements
 	// it had before the mutators ran; those they add are that path's.
@@ -131,7 +130,7 @@ func compilePath(t reflect.Type, path string) ([]scopeStep, error) {
 			return nil, fmt.Errorf("%q is not in a struct this file follows", seg)
 		}
 		fields := fieldsOf(t)
-		i := slices.IndexFunc(fields, func(f field) bool { return string(f.key) == strconv.Quote(name) })
+		i := slices.IndexFunc(fields, func(f field) bool { return f.name == name })
 		if i < 0 {
 			return nil, fmt.Errorf("%s has no member %q", t, name)
 		}
@@ -143,8 +142,7 @@ func compilePath(t reflect.Type, path string) ([]scopeStep, error) {
 			}
 			t = t.Elem()
 		}
-		pointerName := strings.NewReplacer("~", "~0", "/", "~1").Replace(name)
-		steps = append(steps, scopeStep{field: f, name: pointerName, how: how})
+		steps = append(steps, scopeStep{field: f, how: how})
 	}
 	return steps, nil
 }
@@ -199,7 +197,7 @@ func (s *scope) take(obj any) (snap *snapshot, ok bool, err error) {
 	snap = &snapshot{s: s}
 	root := reflect.ValueOf(obj)
 	for _, p := range s.paths {
-		err := walkScope(root, p, nil, func(_ []byte, step *scopeStep, v reflect.Value) error {
+		err := walkScope(root, p, nil, func(_ []byte, _ string, step *scopeStep, v reflect.Value) error {
 			if step != nil && step.how == appended { // the slice header: v is the field itself
 				header := reflect.New(v.Type()).Elem()
 				header.Set(v)
@@ -222,12 +220,12 @@ func (s *scope) take(obj any) (snap *snapshot, ok bool, err error) {
 	return snap, true, nil
 }
 
-// walkScope calls leaf with the JSON pointer (when pointer is not nil), the
-// step (nil for an element) and the value of each field on path under v,
-// and arrays with the length of each array walked with "[*]", which returns
-// how many of its elements to walk.
+// walkScope calls leaf with each field on path under v: the JSON pointer of
+// its parent and its own token (when pointer, v's, is not nil), its step
+// (nil for an array's element) and its value; and arrays with the length of
+// each array walked with "[*]", which returns how many elements to walk.
 func walkScope(v reflect.Value, path []scopeStep, pointer []byte,
-	leaf func(pointer []byte, step *scopeStep, v reflect.Value) error,
+	leaf func(parent []byte, token string, step *scopeStep, v reflect.Value) error,
 	arrays func(step *scopeStep, n int) (int, error)) error {
 	if v.Kind() == reflect.Pointer {
 		if v.IsNil() {
@@ -237,14 +235,14 @@ func walkScope(v reflect.Value, path []scopeStep, pointer []byte,
 	}
 	step := &path[0]
 	fv := v.FieldByIndex(step.field.index)
-	if pointer != nil {
-		pointer = append(append(pointer, '/'), step.name...)
-	}
 	if len(path) == 1 && step.how != each {
-		return leaf(pointer, step, fv)
+		return leaf(pointer, step.field.name, step, fv)
 	}
 	if step.field.omitted(fv) && !(step.how == each && fv.Len() == 0) {
 		return errShape // a parent left out: the full diff adds or removes it whole
+	}
+	if pointer != nil {
+		pointer = appendPointer(pointer, step.field.name)
 	}
 	if step.how == whole {
 		return walkScope(fv, path[1:], pointer, leaf, arrays)
@@ -254,13 +252,14 @@ func walkScope(v reflect.Value, path []scopeStep, pointer []byte,
 		return err
 	}
 	for i := range n {
-		var p []byte
-		if pointer != nil {
-			p = strconv.AppendInt(append(pointer, '/'), int64(i), 10)
-		}
+		var err error
 		if len(path) == 1 {
-			err = leaf(p, nil, fv.Index(i))
+			err = leaf(pointer, strconv.Itoa(i), nil, fv.Index(i))
 		} else {
+			var p []byte
+			if pointer != nil {
+				p = strconv.AppendInt(append(pointer, '/'), int64(i), 10)
+			}
 			err = walkScope(fv.Index(i), path[1:], p, leaf, arrays)
 		}
 		if err != nil {
@@ -273,13 +272,11 @@ func walkScope(v reflect.Value, path []scopeStep, pointer []byte,
 // patch is the JSON patch from the snapshot to obj's scoped fields. ok is
 // false when obj's shape under the scope is not the snapshot's.
 func (snap *snapshot) patch(obj any) (ops []jsonpatch.Operation, ok bool, err error) {
-	var pointers []string // of the fields that differ, by key
-	a, b := make([]byte, 1, 256), make([]byte, 1, 256)
-	a[0], b[0] = '{', '{'
+	var d differ
 	next, shape := 0, 0
 	root := reflect.ValueOf(obj)
 	for _, p := range snap.s.paths {
-		err := walkScope(root, p, make([]byte, 0, 64), func(pointer []byte, step *scopeStep, v reflect.Value) error {
+		err := walkScope(root, p, make([]byte, 0, 64), func(parent []byte, token string, step *scopeStep, v reflect.Value) error {
 			if next >= len(snap.values) {
 				return errShape
 			}
@@ -290,7 +287,7 @@ func (snap *snapshot) patch(obj any) (ops []jsonpatch.Operation, ok bool, err er
 				f = &step.field
 				if step.how == appended {
 					// The elements it had are compared under "[*]", if at
-					// all: here, as they are now (null in both documents).
+					// all: here, as they are now (equal on both sides).
 					if v.Len() < before.Len() {
 						return errShape
 					}
@@ -302,11 +299,8 @@ func (snap *snapshot) patch(obj any) (ops []jsonpatch.Operation, ok bool, err er
 			if equal(before, v) {
 				return nil
 			}
-			key := []byte(strconv.Quote(strconv.Itoa(len(pointers))))
-			pointers = append(pointers, string(pointer))
-			var err error
-			a, b, err = differ{}.member(f, key, before, v, a, b, 1, 1)
-			return err
+			d.path = append(d.path[:0], parent...)
+			return d.member(f, token, before, v)
 		}, func(step *scopeStep, n int) (int, error) {
 			if shape >= len(snap.shape) {
 				return 0, errShape
@@ -332,23 +326,5 @@ func (snap *snapshot) patch(obj any) (ops []jsonpatch.Operation, ok bool, err er
 	if next != len(snap.values) || shape != len(snap.shape) {
 		return nil, false, nil
 	}
-	if len(pointers) == 0 {
-		return nil, true, nil
-	}
-	ops, err = jsonpatch.CreatePatch(append(a, '}'), append(b, '}'))
-	if err != nil {
-		return nil, false, err
-	}
-	for i := range ops {
-		k, rest, _ := strings.Cut(strings.TrimPrefix(ops[i].Path, "/"), "/")
-		n, err := strconv.Atoi(k)
-		if err != nil || n < 0 || n >= len(pointers) {
-			return nil, false, fmt.Errorf("scoped patch: unexpected path %q", ops[i].Path)
-		}
-		ops[i].Path = pointers[n]
-		if rest != "" {
-			ops[i].Path += "/" + rest
-		}
-	}
-	return ops, true, nil
+	return d.ops, true, nil
 }

@@ -69,6 +69,7 @@ func TestScopedPatchMatchesFullDiff(t *testing.T) {
 				if got, want := opStrings(scoped), opStrings(full); !slices.Equal(got, want) {
 					t.Errorf("%s: scoped patch\n  %s\nfull diff\n  %s", label, strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 				}
+				applies(t, label, scoped, before, after)
 				compared++
 				if len(full) > 0 {
 					nonEmpty++
@@ -214,6 +215,7 @@ func TestScopedPatchEdges(t *testing.T) {
 			if got, want := opStrings(ops), opStrings(fullDiff(t, c.name, before, after)); !slices.Equal(got, want) {
 				t.Errorf("scoped patch\n  %s\nfull diff\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 			}
+			applies(t, c.name, ops, before, after)
 		})
 	}
 }

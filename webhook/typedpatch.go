@@ -1,10 +1,12 @@
 package webhook
 
 import (
+	"bytes"
 	"encoding"
 	"encoding/json"
 	"errors"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -16,18 +18,24 @@ import (
 // object they changed): the patch Patch computes from json.Marshal of each,
 // without encoding either whole.
 //
-// Encoding a 9 KB pod twice to find the few members the mutators changed was
-// the largest part of the patch's cost (BENCHMARKS.md, issue 26). Here the
-// two Go values are compared member by member as encoding/json would write
-// them, and only the members that differ are encoded: the result is the
-// pruned pair of documents pruneEqual would make of the two encodings
-// (equal object members left out, equal array elements null in both), and
-// jsonpatch.CreatePatch, which compares objects member by member and arrays
-// index by index, finds the same operations in it and still writes every
-// path. Whatever this does not follow exactly as encoding/json does (a type
-// with its own MarshalJSON or MarshalText, an interface, a struct whose
-// fields encoding/json would resolve by its embedding rules or quote with
-// ",string") is encoded whole at that point, as Patch would encode it.
+// Encoding a 9 KB pod twice to find the few members the mutators changed,
+// then decoding both into maps to diff them, was the largest part of the
+// patch's cost (BENCHMARKS.md, issue 26). Here the two Go values are
+// compared member by member as encoding/json would write them, and the
+// operations are those jsonpatch.CreatePatch finds in the two encodings
+// (gomodules.xyz/jsonpatch/v2, jsonpatch.go: handleValues and diff): a
+// member on one side only is added or removed whole; values of different
+// JSON types, or scalars that differ, are replaced; objects are compared
+// member by member; arrays index by index, the elements past the shorter
+// one removed from the last (when after is shorter) or added (when it is
+// longer) before the common ones are compared. A value is written as
+// encoding/json writes it (json.RawMessage: its members in the Go type's
+// order, where CreatePatch's decoded maps write them sorted: the same JSON
+// value). Whatever this does not follow as encoding/json does (a type with
+// its own MarshalJSON or MarshalText, an interface, a struct whose fields
+// encoding/json would resolve by its embedding rules or quote with
+// ",string") is encoded whole at that point on both sides, and
+// jsonpatch.CreatePatch diffs the two encodings there.
 //
 // TestTypedPatchMatchesFullDiff checks the two against each other on every
 // pod of the fixtures and on synthetic changes.
@@ -36,94 +44,91 @@ func typedPatch(before, after any) ([]jsonpatch.Operation, error) {
 	if va.Type() != vb.Type() {
 		return nil, errors.New("typedPatch: values of different types")
 	}
-	var d differ
-	a, b, err := d.value(va, vb, make([]byte, 0, 512), make([]byte, 0, 512))
-	if err != nil {
+	d := differ{path: make([]byte, 0, 128)}
+	if err := d.value(va, vb); err != nil {
 		return nil, err
 	}
-	return jsonpatch.CreatePatch(a, b)
+	return d.ops, nil
 }
 
-// differ writes the pruned documents.
-type differ struct{}
+// differ collects the operations from one value to another; path is the
+// JSON pointer of the values being compared.
+type differ struct {
+	ops  []jsonpatch.Operation
+	path []byte
+}
 
-// value appends the pruned encodings of va and vb, two values of one type
-// that are both written at this place (not omitted), to a and b.
-func (d differ) value(va, vb reflect.Value, a, b []byte) ([]byte, []byte, error) {
+// value compares va and vb, two values of one type that are both written at
+// d.path (not omitted).
+func (d *differ) value(va, vb reflect.Value) error {
 	t := va.Type()
 	if ownEncoding(t) {
-		return d.leaf(va, vb, a, b)
+		return d.leaf(va, vb)
 	}
 	switch t.Kind() {
 	case reflect.Pointer:
 		if va.IsNil() || vb.IsNil() {
-			return d.leaf(va, vb, a, b)
+			return d.leaf(va, vb)
 		}
-		return d.value(va.Elem(), vb.Elem(), a, b)
+		return d.value(va.Elem(), vb.Elem())
 	case reflect.Struct:
 		fields := fieldsOf(t)
 		if fields == nil {
-			return d.leaf(va, vb, a, b)
+			return d.leaf(va, vb)
 		}
-		return d.object(fields, va, vb, a, b)
+		for i := range fields {
+			f := &fields[i]
+			fa, fb := va.FieldByIndex(f.index), vb.FieldByIndex(f.index)
+			if equal(fa, fb) {
+				continue
+			}
+			if err := d.member(f, f.name, fa, fb); err != nil {
+				return err
+			}
+		}
+		return nil
 	case reflect.Map:
 		if t.Key().Kind() != reflect.String || va.IsNil() || vb.IsNil() {
-			return d.leaf(va, vb, a, b) // null, or keys encoding/json converts
+			return d.leaf(va, vb) // null, or keys encoding/json converts
 		}
-		return d.mapObject(va, vb, a, b)
+		return d.mapObject(va, vb)
 	case reflect.Slice:
 		if t.Elem().Kind() == reflect.Uint8 || va.IsNil() || vb.IsNil() {
-			return d.leaf(va, vb, a, b) // base64, or null
+			return d.leaf(va, vb) // base64, or null
 		}
-		return d.array(va, vb, a, b)
+		return d.array(va, vb)
 	}
-	return d.leaf(va, vb, a, b) // scalars, arrays, interfaces
+	return d.leaf(va, vb) // scalars, arrays, interfaces
 }
 
-// object writes the members of two structs: those equal in both are left
-// out, one present on one side only is written whole on that side.
-func (d differ) object(fields []field, va, vb reflect.Value, a, b []byte) ([]byte, []byte, error) {
-	a, b = append(a, '{'), append(b, '{')
-	startA, startB := len(a), len(b)
-	var err error
-	for i := range fields {
-		f := &fields[i]
-		fa, fb := va.FieldByIndex(f.index), vb.FieldByIndex(f.index)
-		if equal(fa, fb) {
-			continue
-		}
-		if a, b, err = d.member(f, f.key, fa, fb, a, b, startA, startB); err != nil {
-			return nil, nil, err
-		}
-	}
-	return append(a, '}'), append(b, '}'), nil
-}
-
-// member writes the member key of two objects whose values, fa and fb of
-// field f, differ: on the side where encoding/json leaves it out it is
-// absent, on a side alone it is written whole. startA and startB are where
-// the objects' members begin.
-func (d differ) member(f *field, key []byte, fa, fb reflect.Value, a, b []byte, startA, startB int) ([]byte, []byte, error) {
-	var err error
+// member compares the member key of two objects, the values fa and fb of
+// field f, which differ: where encoding/json leaves it out on one side, it
+// is added or removed whole.
+func (d *differ) member(f *field, key string, fa, fb reflect.Value) error {
+	n := len(d.path)
+	defer func() { d.path = d.path[:n] }()
+	d.path = appendPointer(d.path, key)
 	inA, inB := !f.omitted(fa), !f.omitted(fb)
 	switch {
 	case inA && inB:
-		a, b = appendKey(a, startA, key), appendKey(b, startB, key)
-		return d.value(fa, fb, a, b)
+		return d.value(fa, fb)
 	case inA:
-		a, err = appendEncoded(appendKey(a, startA, key), fa)
+		d.add("remove", nil)
 	case inB:
-		b, err = appendEncoded(appendKey(b, startB, key), fb)
+		enc, err := appendEncoded(nil, fb)
+		if err != nil {
+			return err
+		}
+		d.add("add", enc)
 	}
-	return a, b, err
+	return nil
 }
 
-// mapObject writes the entries of two maps with string keys as object
-// members, as object does.
-func (d differ) mapObject(va, vb reflect.Value, a, b []byte) ([]byte, []byte, error) {
-	a, b = append(a, '{'), append(b, '{')
-	startA, startB := len(a), len(b)
-	var err error
+// mapObject compares two maps with string keys as objects (an entry is
+// always written, whatever its value).
+func (d *differ) mapObject(va, vb reflect.Value) error {
+	n := len(d.path)
+	defer func() { d.path = d.path[:n] }()
 	iter := va.MapRange()
 	for iter.Next() {
 		k, ea := iter.Key(), iter.Value()
@@ -131,19 +136,13 @@ func (d differ) mapObject(va, vb reflect.Value, a, b []byte) ([]byte, []byte, er
 		if eb.IsValid() && equal(ea, eb) {
 			continue
 		}
-		key, err := json.Marshal(k.String())
-		if err != nil {
-			return nil, nil, err
-		}
-		if !eb.IsValid() { // only in a
-			if a, err = appendEncoded(appendKey(a, startA, key), ea); err != nil {
-				return nil, nil, err
-			}
+		d.path = appendPointer(d.path[:n], k.String())
+		if !eb.IsValid() {
+			d.add("remove", nil)
 			continue
 		}
-		a, b = appendKey(a, startA, key), appendKey(b, startB, key)
-		if a, b, err = d.value(ea, eb, a, b); err != nil {
-			return nil, nil, err
+		if err := d.value(ea, eb); err != nil {
+			return err
 		}
 	}
 	iter = vb.MapRange()
@@ -151,56 +150,100 @@ func (d differ) mapObject(va, vb reflect.Value, a, b []byte) ([]byte, []byte, er
 		if va.MapIndex(iter.Key()).IsValid() {
 			continue
 		}
-		key, err := json.Marshal(iter.Key().String())
+		enc, err := appendEncoded(nil, iter.Value())
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
-		if b, err = appendEncoded(appendKey(b, startB, key), iter.Value()); err != nil {
-			return nil, nil, err
-		}
+		d.path = appendPointer(d.path[:n], iter.Key().String())
+		d.add("add", enc)
 	}
-	return append(a, '}'), append(b, '}'), err
+	return nil
 }
 
-// array writes two slices element by element: equal elements as null in
-// both, the elements past the shorter one whole on the longer side.
-func (d differ) array(va, vb reflect.Value, a, b []byte) ([]byte, []byte, error) {
-	a, b = append(a, '['), append(b, '[')
-	var err error
-	for i := range max(va.Len(), vb.Len()) {
-		if i > 0 {
-			if i < va.Len() {
-				a = append(a, ',')
-			}
-			if i < vb.Len() {
-				b = append(b, ',')
-			}
-		}
-		switch {
-		case i >= vb.Len():
-			a, err = appendEncoded(a, va.Index(i))
-		case i >= va.Len():
-			b, err = appendEncoded(b, vb.Index(i))
-		case equal(va.Index(i), vb.Index(i)):
-			a, b = append(a, "null"...), append(b, "null"...)
-		default:
-			a, b, err = d.value(va.Index(i), vb.Index(i), a, b)
-		}
+// array compares two slices index by index, as CreatePatch does: the
+// elements past the shorter one are removed, from the last, or added, then
+// the common ones compared.
+func (d *differ) array(va, vb reflect.Value) error {
+	n := min(va.Len(), vb.Len())
+	base := len(d.path)
+	defer func() { d.path = d.path[:base] }()
+	at := func(i int) {
+		d.path = strconv.AppendInt(append(d.path[:base], '/'), int64(i), 10)
+	}
+	for i := va.Len() - 1; i >= n; i-- {
+		at(i)
+		d.add("remove", nil)
+	}
+	for i := n; i < vb.Len(); i++ {
+		enc, err := appendEncoded(nil, vb.Index(i))
 		if err != nil {
-			return nil, nil, err
+			return err
+		}
+		at(i)
+		d.add("add", enc)
+	}
+	for i := range n {
+		if equal(va.Index(i), vb.Index(i)) {
+			continue
+		}
+		at(i)
+		if err := d.value(va.Index(i), vb.Index(i)); err != nil {
+			return err
 		}
 	}
-	return append(a, ']'), append(b, ']'), nil
+	return nil
 }
 
-// leaf writes both values whole.
-func (differ) leaf(va, vb reflect.Value, a, b []byte) ([]byte, []byte, error) {
-	a, err := appendEncoded(a, va)
+// leaf compares two values by their encodings: equal, nothing; objects or
+// arrays both, CreatePatch's diff of the two; else one replaces the other.
+func (d *differ) leaf(va, vb reflect.Value) error {
+	a, err := appendEncoded(nil, va)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
-	b, err = appendEncoded(b, vb)
-	return a, b, err
+	b, err := appendEncoded(nil, vb)
+	if err != nil {
+		return err
+	}
+	switch {
+	case bytes.Equal(a, b):
+		return nil
+	case a[0] == b[0] && (a[0] == '{' || a[0] == '['):
+		ops, err := jsonpatch.CreatePatch(wrapValue(a), wrapValue(b))
+		if err != nil {
+			return err
+		}
+		for _, op := range ops { // "/v..." is at d.path
+			op.Path = string(d.path) + strings.TrimPrefix(op.Path, "/v")
+			d.ops = append(d.ops, op)
+		}
+		return nil
+	}
+	d.add("replace", b)
+	return nil
+}
+
+// wrapValue is {"v":value}, a document CreatePatch diffs value in.
+func wrapValue(value []byte) []byte {
+	return append(append([]byte(`{"v":`), value...), '}')
+}
+
+// add records an operation at d.path; value is encoding/json's, or nil.
+func (d *differ) add(op string, value []byte) {
+	o := jsonpatch.Operation{Operation: op, Path: string(d.path)}
+	if value != nil {
+		o.Value = json.RawMessage(value)
+	}
+	d.ops = append(d.ops, o)
+}
+
+// appendPointer appends "/" and key, escaped as a JSON pointer token.
+func appendPointer(path []byte, key string) []byte {
+	path = append(path, '/')
+	if !strings.ContainsAny(key, "~/") {
+		return append(path, key...)
+	}
+	return append(path, strings.NewReplacer("~", "~0", "/", "~1").Replace(key)...)
 }
 
 // appendEncoded appends json.Marshal of v as it is encoded in its document:
@@ -222,7 +265,7 @@ func appendEncoded(out []byte, v reflect.Value) ([]byte, error) {
 
 // field is a struct field as encoding/json writes it.
 type field struct {
-	key       []byte // the quoted name
+	name      string // the member's name
 	index     []int  // for FieldByIndex, through embedded structs
 	omitEmpty bool
 	omitZero  bool
@@ -357,11 +400,7 @@ func collectFields(t reflect.Type, index []int, names map[string]bool) ([]field,
 			return nil, false
 		}
 		names[name] = true
-		key, err := json.Marshal(name)
-		if err != nil {
-			return nil, false
-		}
-		f.key = key
+		f.name = name
 		out = append(out, f)
 	}
 	return out, true

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	jsonpatchapply "github.com/evanphx/json-patch/v5"
 	"gomodules.xyz/jsonpatch/v2"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -77,16 +78,60 @@ func comparePatches(t *testing.T, name string, before, after *corev1.Pod) int {
 	if !slices.Equal(got, want) {
 		t.Errorf("%s: typedPatch\n  %s\nfull diff\n  %s", name, strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 	}
+	applies(t, name, typed, before, after)
 	if len(want) > 0 {
 		return 1
 	}
 	return 0
 }
 
+// applies fails the test unless ops, applied in order to before's encoding
+// as the apiserver applies a webhook's patch (evanphx/json-patch), give
+// after's.
+func applies(t *testing.T, name string, ops []jsonpatch.Operation, before, after any) {
+	t.Helper()
+	a, err := json.Marshal(before)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	b, err := json.Marshal(after)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	raw, err := json.Marshal(ops)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	p, err := jsonpatchapply.DecodePatch(raw)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	got, err := p.Apply(a)
+	if err != nil {
+		t.Errorf("%s: the patch does not apply: %v\n%s", name, err, raw)
+		return
+	}
+	if !jsonpatchapply.Equal(got, b) {
+		t.Errorf("%s: the patch applied gives\n%s\nwant\n%s", name, got, b)
+	}
+}
+
+// opStrings writes each operation as JSON with its value's object members
+// sorted: the typed patches write a value as encoding/json writes the Go
+// type (members in field order), CreatePatch as it writes the maps it
+// decoded (sorted); the JSON values are the same.
 func opStrings(ops []jsonpatch.Operation) []string {
 	out := make([]string, len(ops))
 	for i, op := range ops {
-		out[i] = op.Json()
+		var v any
+		if err := json.Unmarshal([]byte(op.Json()), &v); err != nil {
+			panic(err)
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			panic(err)
+		}
+		out[i] = string(b)
 	}
 	slices.Sort(out)
 	return out
