@@ -2,7 +2,6 @@ package webhook_test
 
 import (
 	"context"
-	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
@@ -125,15 +124,7 @@ func mutatorNames(c *webhook.Chain[*corev1.Pod]) []string {
 // fullDiff is the patch the handler sent before typedPatch and scopes.
 func fullDiff(t *testing.T, name string, before, after runtime.Object) []jsonpatch.Operation {
 	t.Helper()
-	a, err := json.Marshal(before)
-	if err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	b, err := json.Marshal(after)
-	if err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	full, err := jsonpatch.CreatePatch(a, b)
+	full, err := jsonpatch.CreatePatch(encodeBoth(t, name, before, after))
 	if err != nil {
 		t.Fatalf("%s: full diff: %v", name, err)
 	}

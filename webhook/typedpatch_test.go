@@ -90,14 +90,7 @@ func comparePatches(t *testing.T, name string, before, after *corev1.Pod) int {
 // after's.
 func applies(t *testing.T, name string, ops []jsonpatch.Operation, before, after any) {
 	t.Helper()
-	a, err := json.Marshal(before)
-	if err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	b, err := json.Marshal(after)
-	if err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
+	a, b := encodeBoth(t, name, before, after)
 	raw, err := json.Marshal(ops)
 	if err != nil {
 		t.Fatalf("%s: %v", name, err)
@@ -295,4 +288,18 @@ func BenchmarkTypedPatch(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// encodeBoth is json.Marshal of before and of after.
+func encodeBoth(t *testing.T, name string, before, after any) ([]byte, []byte) {
+	t.Helper()
+	a, err := json.Marshal(before)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	b, err := json.Marshal(after)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return a, b
 }
