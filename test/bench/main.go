@@ -388,7 +388,8 @@ func measure(r *ServerRun, step func() Result) Measured {
 	pinned0, busy0 := pinnedCPU(r.Pinned), cpuBusy(r.CPU)
 	s := sampleRSS(pid, 50*time.Millisecond)
 	res := step()
-	m := Measured{Result: res, MaxRSS: s.Stop()}
+	m := Measured{Result: res}
+	m.MaxRSS, m.MaxAnon = s.Stop()
 	cpu1, _ := CPUTime(pid)
 	m.ServerCPU = cpu1 - cpu0
 	m.ClientCPU = selfCPU() - self0

@@ -35,6 +35,7 @@ type PathRun struct {
 	RateRounds []Measured // open loop at the path's rate, in turn with the other server
 	AtRate     Measured   // the round of median p99
 	PeakRSS    uint64     // the largest RSS seen during the path's steps
+	PeakAnon   uint64     // the largest RssAnon
 }
 
 // podPaths are the corpus's pod requests, in report order.
@@ -88,6 +89,7 @@ func measurePaths(o options, runs []*ServerRun, progress func(string, ...any)) {
 			paths[i].AtRate = medianP99(paths[i].RateRounds)
 			for _, m := range slices.Concat(paths[i].Rounds, paths[i].RateRounds) {
 				paths[i].PeakRSS = max(paths[i].PeakRSS, m.MaxRSS)
+				paths[i].PeakAnon = max(paths[i].PeakAnon, m.MaxAnon)
 			}
 			r.Paths = append(r.Paths, paths[i])
 			// The request kinds' table shows the pod paths' median round.
@@ -185,10 +187,10 @@ func (r *Report) writePaths(p func(string, ...any)) {
 	}
 	p("## Pod paths side by side: ratios to the baseline (issue 26)")
 	p("")
-	p("Each pod request on both servers in turn: saturation as a closed loop in %d rounds (the median round counts), then an open loop at %.0f req/s (%.0f%% of the baseline's saturation where that is less: above it both servers only queue) in as many rounds (the round of median p99 counts), and the largest RSS seen in those steps. Targets: throughput ≥ %.2f, p99 ≤ %.2fx, peak RSS ≤ %.2fx of the baseline's; `make bench` exits 1 when one is missed. \"noise\" is the largest share of the servers' CPU other processes took in the path's steps: above a few percent, rerun.",
+	p("Each pod request on both servers in turn: saturation as a closed loop in %d rounds (the median round counts), then an open loop at %.0f req/s (%.0f%% of the baseline's saturation where that is less: above it both servers only queue) in as many rounds (the round of median p99 counts), and the largest RSS seen in those steps. Targets: throughput ≥ %.2f, p99 ≤ %.2fx, peak RSS (VmRSS) ≤ %.2fx of the baseline's; `make bench` exits 1 when one is missed. \"anon\" is the peak RssAnon, VmRSS less the mapped executable (heap and stacks), not a target. \"noise\" is the largest share of the servers' CPU other processes took in the path's steps: above a few percent, rerun.",
 		saturationRounds, pathRate, 100*pathRateShare, targetPathThroughput, targetPathP99, targetPathRSS)
 	p("")
-	t := &table{header: []string{"request", "endpoint", "req/s ours", "baseline", "ratio", "rate", "p99 ours", "baseline", "ratio", "peak RSS ours", "baseline", "ratio", "CPU/request ours", "baseline", "noise", "met"}}
+	t := &table{header: []string{"request", "endpoint", "req/s ours", "baseline", "ratio", "rate", "p99 ours", "baseline", "ratio", "peak RSS ours", "baseline", "ratio", "anon ours", "baseline", "CPU/request ours", "baseline", "noise", "met"}}
 	for _, x := range ratios {
 		tm, lm, mm := x.Met()
 		met := "yes"
@@ -198,7 +200,7 @@ func (r *Report) writePaths(p func(string, ...any)) {
 		t.add(x.Case, x.Path,
 			fmt.Sprintf("%.0f", x.Ours.Saturation.Achieved), fmt.Sprintf("%.0f", x.Base.Saturation.Achieved), mark(fmt.Sprintf("%.2f", x.Throughput), tm),
 			fmt.Sprintf("%.0f", x.Rate), dur(x.Ours.AtRate.Percentile(99)), dur(x.Base.AtRate.Percentile(99)), mark(fmt.Sprintf("%.2fx", x.P99), lm),
-			mib(x.Ours.PeakRSS), mib(x.Base.PeakRSS), mark(fmt.Sprintf("%.2fx", x.RSS), mm),
+			mib(x.Ours.PeakRSS), mib(x.Base.PeakRSS), mark(fmt.Sprintf("%.2fx", x.RSS), mm), mib(x.Ours.PeakAnon), mib(x.Base.PeakAnon),
 			dur(x.Ours.Saturation.CPUPerRequest()), dur(x.Base.Saturation.CPUPerRequest()), fmt.Sprintf("%.0f%%", 100*x.Noise), met)
 	}
 	t.write(p)

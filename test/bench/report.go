@@ -22,6 +22,7 @@ type Machine struct {
 type Measured struct {
 	Result
 	MaxRSS    uint64        // the server's largest VmRSS during the step
+	MaxAnon   uint64        // its largest RssAnon (VmRSS less mapped files: the executable)
 	ServerCPU time.Duration // the server's CPU time during the step
 	ClientCPU time.Duration // the load generator's
 	OtherCPU  time.Duration // other processes' on the server's CPU: noise

@@ -199,11 +199,29 @@ func cpuBusy(cpu int) time.Duration {
 	return 0
 }
 
-// sampler records the largest VmRSS of a process while it runs.
+// anonRSS is a process's anonymous resident memory (RssAnon of
+// /proc/<pid>/status: heap, stacks), in bytes: its RSS less the pages of
+// its executable and other files it maps.
+func anonRSS(pid int) (uint64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "RssAnon:"); ok {
+			kb, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kb * 1024, err
+		}
+	}
+	return 0, errors.New("no RssAnon in /proc/<pid>/status")
+}
+
+// sampler records the largest VmRSS and RssAnon of a process while it runs.
 type sampler struct {
-	stop chan struct{}
-	done sync.WaitGroup
-	max  uint64
+	stop    chan struct{}
+	done    sync.WaitGroup
+	max     uint64
+	maxAnon uint64
 }
 
 func sampleRSS(pid int, every time.Duration) *sampler {
@@ -215,6 +233,9 @@ func sampleRSS(pid int, every time.Duration) *sampler {
 			if rss, _, err := Memory(pid); err == nil {
 				s.max = max(s.max, rss)
 			}
+			if anon, err := anonRSS(pid); err == nil {
+				s.maxAnon = max(s.maxAnon, anon)
+			}
 			select {
 			case <-s.stop:
 				return
@@ -225,11 +246,11 @@ func sampleRSS(pid int, every time.Duration) *sampler {
 	return s
 }
 
-// Stop ends the sampling and returns the largest VmRSS seen.
-func (s *sampler) Stop() uint64 {
+// Stop ends the sampling and returns the largest VmRSS and RssAnon seen.
+func (s *sampler) Stop() (rss, anon uint64) {
 	close(s.stop)
 	s.done.Wait()
-	return s.max
+	return s.max, s.maxAnon
 }
 
 func freePort() (int, error) {
