@@ -237,13 +237,21 @@ func (d *differ) add(op string, value []byte) {
 	d.ops = append(d.ops, o)
 }
 
-// appendPointer appends "/" and key, escaped as a JSON pointer token.
+// appendPointer appends "/" and key, escaped as a JSON pointer token
+// (RFC 6901: "~" as "~0", "/" as "~1"; annotation keys have slashes).
 func appendPointer(path []byte, key string) []byte {
 	path = append(path, '/')
-	if !strings.ContainsAny(key, "~/") {
-		return append(path, key...)
+	for i := range len(key) {
+		switch key[i] {
+		case '~':
+			path = append(path, '~', '0')
+		case '/':
+			path = append(path, '~', '1')
+		default:
+			path = append(path, key[i])
+		}
 	}
-	return append(path, strings.NewReplacer("~", "~0", "/", "~1").Replace(key)...)
+	return path
 }
 
 // appendEncoded appends json.Marshal of v as it is encoded in its document:
