@@ -19,7 +19,9 @@
 //     image-registry, the Job pod to job-proxy) is measured on both servers
 //     in turn, and its throughput, p99 and peak RSS ratios to the baseline's
 //     are checked against issue 26's targets (paths.go): the command exits 1
-//     when one is missed (-enforce=false: only reported).
+//     when one is missed (-enforce=false: only reported). Kyverno, built by
+//     test/tools/kyverno.sh, runs the image-rewrite paths too, pinned to the
+//     same CPU, as a peer: reported, never a target (peer.go; -skip kyverno).
 //  4. Pod creates through the apiserver, without and with platform-webhook
 //     (the shipped webhook configurations), and the apiserver's
 //     apiserver_admission_webhook_admission_duration_seconds.
