@@ -5,7 +5,7 @@ BIN := bin/platform-webhook
 # The release build flags; the Dockerfile uses the same.
 GOBUILD := CGO_ENABLED=0 go build -trimpath -ldflags "-s -w"
 
-.PHONY: help build test test-unit test-e2e controlplane demo fuzz fuzz-short lint image bench bench-smoke bench-report bench-scale soak
+.PHONY: help build test test-unit test-e2e controlplane demo fuzz fuzz-short lint image bench bench-smoke bench-report bench-scale soak kyverno
 
 # How long `make fuzz` runs each fuzz target; `make test` runs each for FUZZTIME_SHORT.
 # FUZZTIME_SHORT is a count of executions, not a duration: Go 1.26's fuzz coordinator can fail a
@@ -41,6 +41,9 @@ fuzz-short: ## Run every fuzz target for FUZZTIME_SHORT each (3000 executions; p
 bench: controlplane ## Benchmark latency, throughput and memory against a bare baseline; prints the report (about 5 minutes, BENCHMARKS.md).
 	KUBEBUILDER_ASSETS="$$(test/tools/controlplane.sh)" PLATFORM_WEBHOOK_CRDS="$$(test/tools/controlplane.sh crds)" \
 	  CGO_ENABLED=0 go run ./test/bench $(BENCH_FLAGS)
+
+kyverno: ## Build Kyverno's admission controller once into the cache (the benchmark's peer; about 12 minutes of CPU the first time, at nice 19; `make bench` does it too).
+	@test/tools/kyverno.sh >/dev/null
 
 bench-report: controlplane ## Time `report` on 10,000 pods over 100 namespaces in the real apiserver (about a minute; BENCHMARKS.md).
 	KUBEBUILDER_ASSETS="$$(test/tools/controlplane.sh)" PLATFORM_WEBHOOK_CRDS="$$(test/tools/controlplane.sh crds)" \

@@ -19,7 +19,9 @@
 //     image-registry, the Job pod to job-proxy) is measured on both servers
 //     in turn, and its throughput, p99 and peak RSS ratios to the baseline's
 //     are checked against issue 26's targets (paths.go): the command exits 1
-//     when one is missed (-enforce=false: only reported).
+//     when one is missed (-enforce=false: only reported). Kyverno, built by
+//     test/tools/kyverno.sh, runs the image-rewrite paths too, pinned to the
+//     same CPU, as a peer: reported, never a target (peer.go; -skip kyverno).
 //  4. Pod creates through the apiserver, without and with platform-webhook
 //     (the shipped webhook configurations), and the apiserver's
 //     apiserver_admission_webhook_admission_duration_seconds.
@@ -30,6 +32,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -72,7 +75,7 @@ func main() {
 	flag.DurationVar(&o.sat, "sat", 4*time.Second, "duration of each saturation round")
 	flag.DurationVar(&o.kind, "kind", 2*time.Second, "duration of the saturation run of each request kind")
 	flag.IntVar(&o.pods, "pods", 200, "pod creates through the apiserver, without and with the webhook")
-	flag.StringVar(&o.skip, "skip", "", "comma-separated parts to leave out: gobench, load, apiserver")
+	flag.StringVar(&o.skip, "skip", "", "comma-separated parts to leave out: gobench, load, apiserver, kyverno (the peer on the image-rewrite pod paths)")
 	flag.BoolVar(&o.enforce, "enforce", true, "exit 1 when a pod path misses a ratio target of issue 26 (-quick: false unless given)")
 	quick := flag.Bool("quick", false, "a smoke run: short steps, few pods (the figures are not meaningful)")
 	flag.Parse()
@@ -100,7 +103,7 @@ func run(o options, stdout io.Writer) error {
 	if o.out == "" {
 		o.out = filepath.Join(work, "report.md")
 	}
-	skip := func(part string) bool { return slices.Contains(strings.Split(o.skip, ","), part) }
+	skip := o.skipped
 
 	rep := &Report{Machine: machine(), Started: time.Now(), LoadStart: loadAverage()}
 	serverCPU, clientCPU := 1, 0
@@ -129,6 +132,16 @@ func run(o options, stdout io.Writer) error {
 	if !skip("gobench") {
 		if err := buildGoBenches(root, work); err != nil {
 			return err
+		}
+	}
+	// Kyverno, the peer: its build (once, cached; about 12 minutes of CPU
+	// the first time) failing leaves it out of the run, said in the report.
+	var kb *kyvernoBuild
+	if !skip("kyverno") && !skip("load") {
+		progress("building Kyverno (test/tools/kyverno.sh; cached after the first time)")
+		var err error
+		if kb, err = buildKyverno(root); err != nil {
+			rep.Notes = append(rep.Notes, fmt.Sprintf("Kyverno was not measured: it could not be built: %v", err))
 		}
 	}
 	// From here on the load generator (this process) and the control plane
@@ -173,7 +186,7 @@ func run(o options, stdout io.Writer) error {
 		}
 	}
 	if !skip("load") {
-		if err := loadPhase(o, rep, cluster, work, ours, base, serverCPU, progress); err != nil {
+		if err := loadPhase(o, rep, cluster, kb, work, ours, base, serverCPU, progress); err != nil {
 			return err
 		}
 	}
@@ -208,7 +221,7 @@ func run(o options, stdout io.Writer) error {
 }
 
 // loadPhase runs both servers through the same load sequence.
-func loadPhase(o options, rep *Report, cluster *harness.Cluster, work, ours, base string, cpu int, progress func(string, ...any)) error {
+func loadPhase(o options, rep *Report, cluster *harness.Cluster, kb *kyvernoBuild, work, ours, base string, cpu int, progress func(string, ...any)) error {
 	config := filepath.Join(harness.RepoRoot(), "manifests", "webhook", "config.yaml")
 	progress("starting the baseline and platform-webhook (pinned to CPU %d)", cpu)
 	baseSrv, err := StartServer("baseline", work, cpu, base, "--config", config, "--kubeconfig", cluster.Kubeconfig)
@@ -273,7 +286,42 @@ func loadPhase(o options, rep *Report, cluster *harness.Cluster, work, ours, bas
 		}
 	}
 
-	measurePaths(o, runs, progress)
+	// The peer runs for the pod paths only, so that it idles on the
+	// servers' CPU during no other step.
+	pathRuns := runs
+	if kb != nil {
+		progress("starting Kyverno %s (pinned to CPU %d) and checking its rewrite against ours", kb.Version, cpu)
+		peer, err := startPeer(context.Background(), kb, cluster, work, cpu, runs[1])
+		switch {
+		case errors.Is(err, errPeerAnswer):
+			return err
+		case err != nil:
+			progress("Kyverno not measured: %v", err)
+			rep.Notes = append(rep.Notes, fmt.Sprintf("Kyverno was not measured: it could not be started: %s", firstLine(err)))
+		default:
+			defer peer.Server.Stop()
+			defer peer.Client.Close()
+			peer.Version = kb.Version
+			pathRuns = append(slices.Clone(runs), peer)
+			for _, r := range pathRuns {
+				r.Pinned = []int{baseSrv.Pid(), oursSrv.Pid(), peer.Server.Pid()}
+			}
+			if peer.IdleRSS, _, err = Memory(peer.Server.Pid()); err != nil {
+				return err
+			}
+			rep.Runs = append(rep.Runs, peer)
+		}
+	}
+	measurePaths(o, pathRuns, progress)
+	if len(pathRuns) > len(runs) {
+		peer := pathRuns[len(runs)]
+		_, peer.PeakRSS, _ = Memory(peer.Server.Pid())
+		peer.Client.Close()
+		peer.Server.Stop()
+		for _, r := range runs {
+			r.Pinned = []int{baseSrv.Pid(), oursSrv.Pid()}
+		}
+	}
 	progress("every other request kind at saturation, 10 authorized gateway hosts")
 	for _, c := range corpus.Cases() {
 		if c.Kind == "Pod" {
@@ -305,6 +353,15 @@ func loadPhase(o options, rep *Report, cluster *harness.Cluster, work, ours, bas
 		}
 	}
 	return nil
+}
+
+// skipped says whether -skip names part.
+func (o options) skipped(part string) bool { return slices.Contains(strings.Split(o.skip, ","), part) }
+
+// firstLine is an error's first line (a process's log follows it).
+func firstLine(err error) string {
+	line, _, _ := strings.Cut(err.Error(), "\n")
+	return line
 }
 
 // saturationRounds is how many times each server's saturation is measured.

@@ -36,6 +36,10 @@ type PathRun struct {
 	AtRate     Measured   // the round of median p99
 	PeakRSS    uint64     // the largest RSS seen during the path's steps
 	PeakAnon   uint64     // the largest RssAnon
+	// A peer's open loop at 75% of its own saturation (the rate above may
+	// be more than it can serve), in rounds; AtOwnRate the median p99's.
+	OwnRateRounds []Measured
+	AtOwnRate     Measured
 }
 
 // podPaths are the corpus's pod requests, in report order.
@@ -57,43 +61,65 @@ func rateFor(sat float64) float64 {
 	return float64(int(sat*pathRateShare/10+0.5) * 10)
 }
 
-// measurePaths runs every pod path on both servers (runs[0] the baseline).
+// measurePaths runs every pod path on both servers (runs[0] the baseline),
+// and the image-rewrite paths on the peer too when there is one (after
+// them: the rate is the baseline's).
 func measurePaths(o options, runs []*ServerRun, progress func(string, ...any)) {
 	for _, c := range podPaths() {
-		progress("%s to %s: saturation, %d rounds of each server in turn, then the p99 rate", c.Name, c.Path, saturationRounds)
-		paths := make([]PathRun, len(runs))
-		for i, r := range runs {
+		var active []*ServerRun
+		for _, r := range runs {
+			if !r.Peer || peerCase(c) {
+				active = append(active, r)
+			}
+		}
+		progress("%s to %s: saturation, %d rounds of each server in turn (%d servers), then the p99 rate", c.Name, c.Path, saturationRounds, len(active))
+		paths := make([]PathRun, len(active))
+		for i, r := range active {
 			paths[i].Case = c.Name
-			r.Client.Warm(target(c, r.Baseline)) // an error shows in the steps
+			r.Client.Warm(r.targetOf(c)) // an error shows in the steps
 		}
 		for range saturationRounds {
-			for i, r := range runs {
-				t := target(c, r.Baseline)
+			for i, r := range active {
+				t := r.targetOf(c)
 				paths[i].Rounds = append(paths[i].Rounds, measure(r, func() Result { return r.Client.ClosedLoop(t, o.kind) }))
 			}
 		}
-		for i := range runs {
+		for i := range active {
 			paths[i].Saturation = medianRound(paths[i].Rounds)
 		}
 		// The open loop in rounds too: a p99 is what one disturbed step
 		// (another process on the servers' CPU) moves the most.
 		rate := rateFor(paths[0].Saturation.Achieved)
 		for range saturationRounds {
-			for i, r := range runs {
+			for i, r := range active {
 				time.Sleep(300 * time.Millisecond) // let the queue of the last step drain
-				t := target(c, r.Baseline)
+				t := r.targetOf(c)
 				paths[i].RateRounds = append(paths[i].RateRounds, measure(r, func() Result { return r.Client.OpenLoop(t, rate, o.step*3/5) }))
 			}
 		}
-		for i, r := range runs {
+		for i, r := range active {
 			paths[i].AtRate = medianP99(paths[i].RateRounds)
-			for _, m := range slices.Concat(paths[i].Rounds, paths[i].RateRounds) {
+			if r.Peer {
+				// A peer slower than the rate only queues there (answers
+				// after 5 s are errors): its p99 at a rate it can serve too,
+				// 75% of its own saturation, in rounds of its own.
+				own := float64(int(paths[i].Saturation.Achieved*pathRateShare/10+0.5) * 10)
+				t := r.targetOf(c)
+				for range saturationRounds {
+					time.Sleep(300 * time.Millisecond)
+					paths[i].OwnRateRounds = append(paths[i].OwnRateRounds, measure(r, func() Result { return r.Client.OpenLoop(t, max(own, 10), o.step*3/5) }))
+				}
+				paths[i].AtOwnRate = medianP99(paths[i].OwnRateRounds)
+			}
+			for _, m := range slices.Concat(paths[i].Rounds, paths[i].RateRounds, paths[i].OwnRateRounds) {
 				paths[i].PeakRSS = max(paths[i].PeakRSS, m.MaxRSS)
 				paths[i].PeakAnon = max(paths[i].PeakAnon, m.MaxAnon)
 			}
 			r.Paths = append(r.Paths, paths[i])
-			// The request kinds' table shows the pod paths' median round.
-			r.Kinds = append(r.Kinds, KindRun{Case: c.Name, M: paths[i].Saturation})
+			if !r.Peer {
+				// The request kinds' table shows the pod paths' median round.
+				r.Kinds = append(r.Kinds, KindRun{Case: c.Name, M: paths[i].Saturation})
+			}
 		}
 	}
 }

@@ -51,6 +51,10 @@ type ServerRun struct {
 	CPU      int    // the CPU the servers are pinned to, or -1
 	Pinned   []int  // the processes pinned to it (both servers)
 	IdleRSS  uint64 // after start-up
+	// Peer is another product measured beside the two servers on some pod
+	// paths (Kyverno, peer.go): reported, never a target.
+	Peer    bool
+	Version string // the peer's
 	// SaturationRounds are the 9 KB pod at saturation (closed loop), in
 	// turn with the other server; Saturation is the median round. Steps are
 	// the open-loop rates, in order.
@@ -71,7 +75,7 @@ type Report struct {
 	ServerCPU          int // the CPU the servers and Go benchmarks were pinned to, -1 for none
 	Notes              []string
 	GoBench            map[string]GoBench
-	Runs               []*ServerRun // baseline, platform-webhook
+	Runs               []*ServerRun // baseline, platform-webhook, then the peer if it ran
 	Apiserver          *ApiserverResult
 }
 
@@ -87,6 +91,9 @@ const (
 
 func (r *Report) runs() (base, ours *ServerRun) {
 	for _, run := range r.Runs {
+		if run.Peer {
+			continue
+		}
 		if run.Baseline {
 			base = run
 		} else {
@@ -119,6 +126,7 @@ func (r *Report) Write(w io.Writer) {
 	p("")
 	r.writeTargets(p)
 	r.writePaths(p)
+	r.writePeer(p)
 	r.writeLoad(p)
 	r.writeKinds(p)
 	r.writeApiserver(p)

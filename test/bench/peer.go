@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/flux-infra/platform-webhook/policies"
+	"github.com/flux-infra/platform-webhook/test/bench/corpus"
+	"github.com/flux-infra/platform-webhook/test/e2e/harness"
+	"github.com/flux-infra/platform-webhook/webhook/config"
+)
+
+// peerCase says whether a pod path is measured on the peer too: Kyverno's
+// policy does image-rewrite's work only.
+func peerCase(c corpus.Case) bool { return c.Path == "/image-rewrite" }
+
+// errPeerAnswer is a peer whose answers differ from ours: measuring it
+// would compare different work, so the benchmark stops.
+var errPeerAnswer = errors.New("kyverno's rewrite differs from image-rewrite's")
+
+// startPeer sets Kyverno up in the cluster, starts it pinned to cpu, and
+// checks, before anything is measured, that for every image-rewrite pod of
+// the corpus its patch gives exactly the images ours gives. An error
+// wrapping errPeerAnswer must stop the benchmark; any other says Kyverno
+// could not be started (the benchmark goes on without it).
+func startPeer(ctx context.Context, kb *kyvernoBuild, cluster *harness.Cluster, work string, cpu int, ours *ServerRun) (*ServerRun, error) {
+	cfg, err := config.Load(filepath.Join(harness.RepoRoot(), "manifests", "webhook", "config.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	img := cfg.Policies.ImageRewrite.ImageConfig
+	policy, err := kyvernoPolicy(img, img.ExcludeNamespaces)
+	if err != nil {
+		return nil, err
+	}
+	issued, err := setUpKyverno(ctx, cluster, kb, policy)
+	if err != nil {
+		return nil, err
+	}
+	srv, err := startKyverno(kb, work, cpu, cluster.Kubeconfig, issued)
+	if err != nil {
+		return nil, err
+	}
+	run := &ServerRun{Server: srv, Peer: true, CPU: cpu}
+	if run.Client, err = NewClient(srv.Base, issued.CAPEM); err != nil {
+		srv.Stop()
+		return nil, err
+	}
+	if err := checkPeer(run.Client, ours.Client, img); err != nil {
+		run.Client.Close()
+		srv.Stop()
+		return nil, err
+	}
+	return run, nil
+}
+
+// checkPeer posts every image-rewrite pod to both and compares the pods
+// their patches give (sameRewrite). Kyverno's policy cache fills after its
+// informers sync: an answer without a patch is retried for a while.
+func checkPeer(peer, ours *Client, cfg policies.ImageConfig) error {
+	for _, c := range podPaths() {
+		if !peerCase(c) {
+			continue
+		}
+		mine, err := ours.post(c.Path, c.Review)
+		if err != nil {
+			return fmt.Errorf("%s to platform-webhook: %w", c.Name, err)
+		}
+		var theirs []byte
+		for deadline := time.Now().Add(30 * time.Second); ; {
+			theirs, err = peer.post(kyvernoMutatePath, c.Review)
+			if err == nil && strings.Contains(string(theirs), `"patch":`) || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		if err != nil {
+			return fmt.Errorf("%s to kyverno: %w", c.Name, err)
+		}
+		if err := sameRewrite(c.Object(), theirs, mine, cfg); err != nil {
+			return fmt.Errorf("%w: %s: %v\nkyverno answered: %s", errPeerAnswer, c.Name, err, theirs)
+		}
+	}
+	return nil
+}
+
+// peerTarget is what the peer is sent for a pod path and what its answer
+// must hold: the same review, to Kyverno's mutating endpoint, patched.
+func peerTarget(c corpus.Case) Target {
+	return Target{Path: kyvernoMutatePath, Body: c.Review, Want: [][]byte{
+		[]byte(`"uid":"` + string(c.Request().UID) + `"`), []byte(`"allowed":true`), []byte(`"patch":`),
+	}}
+}
+
+// targetOf is what run is sent for case c.
+func (r *ServerRun) targetOf(c corpus.Case) Target {
+	if r.Peer {
+		return peerTarget(c)
+	}
+	return target(c, r.Baseline)
+}
