@@ -82,6 +82,7 @@ func measurePaths(o options, runs []*ServerRun, progress func(string, ...any)) {
 			for i, r := range active {
 				t := r.targetOf(c)
 				paths[i].Rounds = append(paths[i].Rounds, measure(r, func() Result { return r.Client.ClosedLoop(t, o.kind) }))
+				r.settle()
 			}
 		}
 		for i := range active {
@@ -95,6 +96,7 @@ func measurePaths(o options, runs []*ServerRun, progress func(string, ...any)) {
 				time.Sleep(300 * time.Millisecond) // let the queue of the last step drain
 				t := r.targetOf(c)
 				paths[i].RateRounds = append(paths[i].RateRounds, measure(r, func() Result { return r.Client.OpenLoop(t, rate, o.step*3/5) }))
+				r.settle()
 			}
 		}
 		for i, r := range active {

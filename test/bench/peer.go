@@ -103,3 +103,22 @@ func (r *ServerRun) targetOf(c corpus.Case) Target {
 	}
 	return target(c, r.Baseline)
 }
+
+// settle waits, after a peer's step, until the peer stops using CPU: the
+// requests the load generator gave up on (5 s) may still be running in it,
+// on the servers' CPU, and would fall on the next server's step. The two
+// servers answer all they are sent in time, so nothing is left of theirs.
+func (r *ServerRun) settle() {
+	if !r.Peer {
+		return
+	}
+	last, _ := CPUTime(r.Server.Pid())
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		time.Sleep(200 * time.Millisecond)
+		now, err := CPUTime(r.Server.Pid())
+		if err != nil || now-last < 10*time.Millisecond { // idle: its background work only
+			return
+		}
+		last = now
+	}
+}
