@@ -24,7 +24,7 @@ func (h *Handler[T]) keep(obj T) (kept, error) {
 			return
 		}
 		s, err := compileScope(reflect.TypeOf(obj), paths)
-		if err != nil { // a mistake in a policy's Scope; TestChainScopesCompile
+		if err != nil { // a mistake in a policy's Scope: TestScopesCompile
 			logf.Log.Error(err, "the mutators' scope, deep-copying instead")
 			return
 		}
