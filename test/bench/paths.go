@@ -76,10 +76,12 @@ func measurePaths(o options, runs []*ServerRun, progress func(string, ...any)) {
 		paths := make([]PathRun, len(active))
 		for i, r := range active {
 			paths[i].Case = c.Name
+			turn(runs, r)
 			r.Client.Warm(r.targetOf(c)) // an error shows in the steps
 		}
 		for range saturationRounds {
 			for i, r := range active {
+				turn(runs, r)
 				t := r.targetOf(c)
 				paths[i].Rounds = append(paths[i].Rounds, measure(r, func() Result { return r.Client.ClosedLoop(t, o.kind) }))
 				r.settle()
@@ -94,6 +96,7 @@ func measurePaths(o options, runs []*ServerRun, progress func(string, ...any)) {
 		for range saturationRounds {
 			for i, r := range active {
 				time.Sleep(300 * time.Millisecond) // let the queue of the last step drain
+				turn(runs, r)
 				t := r.targetOf(c)
 				paths[i].RateRounds = append(paths[i].RateRounds, measure(r, func() Result { return r.Client.OpenLoop(t, rate, o.step*3/5) }))
 				r.settle()
@@ -107,6 +110,7 @@ func measurePaths(o options, runs []*ServerRun, progress func(string, ...any)) {
 				// 75% of its own saturation, in rounds of its own.
 				own := float64(int(paths[i].Saturation.Achieved*pathRateShare/10+0.5) * 10)
 				t := r.targetOf(c)
+				turn(runs, r)
 				for range saturationRounds {
 					time.Sleep(300 * time.Millisecond)
 					paths[i].OwnRateRounds = append(paths[i].OwnRateRounds, measure(r, func() Result { return r.Client.OpenLoop(t, max(own, 10), o.step*3/5) }))

@@ -92,11 +92,19 @@ func StartServer(name, dir string, cpu int, binary string, args ...string) (*Ser
 // Pid is the server's process id (taskset execs the binary in place).
 func (s *Server) Pid() int { return s.cmd.Process.Pid }
 
+// Pause stops the process (SIGSTOP) until Resume: it then takes no CPU at
+// all, its connections and state kept.
+func (s *Server) Pause() { s.cmd.Process.Signal(syscall.SIGSTOP) }
+
+// Resume continues a paused process (SIGCONT; nothing if it runs).
+func (s *Server) Resume() { s.cmd.Process.Signal(syscall.SIGCONT) }
+
 // Stop sends SIGTERM and waits for the process to end.
 func (s *Server) Stop() {
 	if s == nil || s.cmd == nil || s.cmd.Process == nil {
 		return
 	}
+	s.cmd.Process.Signal(syscall.SIGCONT) // a paused process would not see SIGTERM
 	s.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-s.exited:
