@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -278,66 +277,35 @@ func startKyverno(kb *kyvernoBuild, dir string, cpu int, kubeconfig string, issu
 		"--loggingFormat=text",
 		"--v=2",
 	}
-	binary := kb.Bin
-	if cpu >= 0 {
-		argv = append([]string{"-c", strconv.Itoa(cpu), binary}, argv...)
-		binary = "taskset"
+	env := []string{
+		"KYVERNO_NAMESPACE=" + kyvernoNamespace,
+		"KYVERNO_DEPLOYMENT=" + kyvernoDeployment,
+		"KYVERNO_POD_NAME=" + kyvernoDeployment + "-bench",
+		"KYVERNO_SERVICEACCOUNT_NAME=" + kyvernoServiceAccount,
+		"KYVERNO_ROLE_NAME=kyverno:admission-controller",
+		"KYVERNO_SVC=" + kyvernoService,
+		"INIT_CONFIG=" + kyvernoConfigMap,
+		"METRICS_CONFIG=" + kyvernoMetricsConfig,
 	}
-	logf, err := os.Create(s.Log)
-	if err != nil {
+	if err := s.launch(cpu, kb.Bin, argv, env); err != nil {
 		return nil, err
 	}
-	s.cmd = exec.Command(binary, argv...)
-	s.cmd.Env = append(os.Environ(),
-		"KYVERNO_NAMESPACE="+kyvernoNamespace,
-		"KYVERNO_DEPLOYMENT="+kyvernoDeployment,
-		"KYVERNO_POD_NAME="+kyvernoDeployment+"-bench",
-		"KYVERNO_SERVICEACCOUNT_NAME="+kyvernoServiceAccount,
-		"KYVERNO_ROLE_NAME=kyverno:admission-controller",
-		"KYVERNO_SVC="+kyvernoService,
-		"INIT_CONFIG="+kyvernoConfigMap,
-		"METRICS_CONFIG="+kyvernoMetricsConfig,
-	)
-	s.cmd.Stdout, s.cmd.Stderr = logf, logf
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := s.cmd.Start(); err != nil {
-		logf.Close()
-		return nil, fmt.Errorf("start kyverno: %w", err)
-	}
-	s.exited = make(chan error, 1)
-	go func() { s.exited <- s.cmd.Wait(); logf.Close() }()
-
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(issued.CAPEM)
 	probe := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
 	defer probe.CloseIdleConnections()
-	deadline := time.Now().Add(3 * time.Minute)
-	for time.Now().Before(deadline) {
-		select {
-		case err := <-s.exited:
-			return nil, fmt.Errorf("kyverno exited before it was ready (%v):\n%s", err, tail(s.Log, 40))
-		default:
+	err = s.waitReady(3*time.Minute, func() bool {
+		resp, err := probe.Get(s.Base + "/health/readiness")
+		if err != nil {
+			return false
 		}
-		if resp, err := probe.Get(s.Base + "/health/readiness"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return s, nil
-			}
-		}
-		time.Sleep(200 * time.Millisecond)
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	if err != nil {
+		return nil, err
 	}
-	s.Stop()
-	return nil, fmt.Errorf("kyverno not ready after 3 minutes:\n%s", tail(s.Log, 40))
-}
-
-// tail is the last n lines of a file.
-func tail(path string, n int) string {
-	b, _ := os.ReadFile(path)
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
+	return s, nil
 }
 
 // post sends one AdmissionReview and returns the answer's body.

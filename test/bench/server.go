@@ -49,44 +49,78 @@ func StartServer(name, dir string, cpu int, binary string, args ...string) (*Ser
 		"--health-addr", fmt.Sprintf("127.0.0.1:%d", health),
 		"--metrics-addr", "0",
 	)
+	if err := s.launch(cpu, binary, argv, nil); err != nil {
+		return nil, err
+	}
+	err = s.waitReady(90*time.Second, func() bool {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/readyz", health))
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.CA, err = os.ReadFile(filepath.Join(certDir, "tls.crt"))
+	return s, err
+}
+
+// launch starts binary with argv (and env added to this process's), pinned
+// to cpu with taskset when cpu >= 0, its output to s.Log, killed with this
+// process.
+func (s *Server) launch(cpu int, binary string, argv, env []string) error {
 	if cpu >= 0 {
 		argv = append([]string{"-c", strconv.Itoa(cpu), binary}, argv...)
 		binary = "taskset" // execs the binary: same process, pinned
 	}
 	logf, err := os.Create(s.Log)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	s.cmd = exec.Command(binary, argv...)
+	if env != nil {
+		s.cmd.Env = append(os.Environ(), env...)
+	}
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := s.cmd.Start(); err != nil {
 		logf.Close()
-		return nil, fmt.Errorf("start %s: %w", name, err)
+		return fmt.Errorf("start %s: %w", s.Name, err)
 	}
 	s.exited = make(chan error, 1)
 	go func() { s.exited <- s.cmd.Wait(); logf.Close() }()
+	return nil
+}
 
-	deadline := time.Now().Add(90 * time.Second)
-	for time.Now().Before(deadline) {
+// waitReady polls ready until it says yes; the server is stopped and the
+// end of its log returned in the error when it exits first or timeout
+// passes.
+func (s *Server) waitReady(timeout time.Duration, ready func() bool) error {
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); {
 		select {
 		case err := <-s.exited:
-			b, _ := os.ReadFile(s.Log)
-			return nil, fmt.Errorf("%s exited before it was ready (%v):\n%s", name, err, b)
+			return fmt.Errorf("%s exited before it was ready (%v):\n%s", s.Name, err, tail(s.Log, 40))
 		default:
 		}
-		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/readyz", health))
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				s.CA, err = os.ReadFile(filepath.Join(certDir, "tls.crt"))
-				return s, err
-			}
+		if ready() {
+			return nil
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	s.Stop()
-	return nil, fmt.Errorf("%s not ready after 90s", name)
+	return fmt.Errorf("%s not ready after %s:\n%s", s.Name, timeout, tail(s.Log, 40))
+}
+
+// tail is the last n lines of a file.
+func tail(path string, n int) string {
+	b, _ := os.ReadFile(path)
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
 }
 
 // Pid is the server's process id (taskset execs the binary in place).
